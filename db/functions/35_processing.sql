@@ -1,0 +1,412 @@
+-- Step processing: claim due enrollments, run them through their steps set-based, queue at most one
+-- email per enrollment per pass, and write every enrollment back with one UPDATE.
+--
+-- The working set lives in a temp table (no WAL, dropped at commit). Each hop runs every step type
+-- once over the whole set; instant steps (wait set-up, condition, action) chain inline until an
+-- email is queued or a future due time is set, with a hop limit.
+
+CREATE OR REPLACE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_ended integer;
+BEGIN
+    WITH ended AS (
+        UPDATE campaigns.campaigns SET status = 'completed', completed_at = p_as_of
+        WHERE status IN ('active', 'paused') AND end_date <= p_as_of
+        RETURNING tenant_id, id
+    ), exited AS (
+        UPDATE campaigns.campaign_contacts cc
+        SET status = 'exited', exit_reason = 'campaign_ended', exited_at = p_as_of, pause_reason = NULL,
+            next_email_scheduled_at = NULL, updated_at = now()
+        FROM ended e
+        WHERE cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id AND cc.status IN ('enrolled', 'active', 'paused')
+        RETURNING cc.id
+    ), cancelled AS (
+        UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
+        FROM ended e
+        WHERE m.tenant_id = e.tenant_id AND m.campaign_id = e.id AND m.status = 'queued'
+        RETURNING m.id
+    )
+    SELECT count(*) INTO v_ended FROM ended;
+    RETURN v_ended;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._run_action_steps(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    -- The rows of the working set standing on an action step, with the step's configuration.
+    IF to_regclass('pg_temp._due_actions') IS NULL THEN
+    CREATE TEMP TABLE _due_actions (
+        enrollment_id uuid, tenant_id uuid, campaign_id uuid, contact_id uuid,
+        action_type text, config jsonb, next_step_id uuid
+    ) ON COMMIT DROP;
+    END IF;
+    TRUNCATE pg_temp._due_actions;
+    INSERT INTO pg_temp._due_actions
+    SELECT w.enrollment_id, w.tenant_id, w.campaign_id, w.contact_id, s.action_type, s.action_config, s.next_step_id
+    FROM pg_temp._due_work w
+    JOIN campaigns.campaign_steps s ON s.id = w.step_id
+    WHERE w.status = 'run' AND NOT w.emailed AND s.step_type = 'action';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+
+    -- Contact changes are aggregated per contact: one contact may stand in several campaigns' batches.
+    UPDATE campaigns.contacts c
+    SET tags = ARRAY(SELECT DISTINCT t FROM unnest(c.tags || a.add_tags) t
+                     WHERE t <> ALL (a.remove_tags) ORDER BY t),
+        score = c.score + a.delta
+    FROM (SELECT tenant_id, contact_id,
+                 coalesce(array_agg(config->>'tag') FILTER (WHERE action_type = 'add_tag'), '{}') AS add_tags,
+                 coalesce(array_agg(config->>'tag') FILTER (WHERE action_type = 'remove_tag'), '{}') AS remove_tags,
+                 coalesce(sum((config->>'delta')::integer) FILTER (WHERE action_type = 'adjust_score'), 0) AS delta
+          FROM pg_temp._due_actions
+          WHERE action_type IN ('add_tag', 'remove_tag', 'adjust_score')
+          GROUP BY tenant_id, contact_id) a
+    WHERE c.tenant_id = a.tenant_id AND c.id = a.contact_id;
+
+    UPDATE campaigns.contacts c
+    SET first_name = CASE WHEN a.field = 'first_name' THEN a.value ELSE c.first_name END,
+        last_name  = CASE WHEN a.field = 'last_name'  THEN a.value ELSE c.last_name END,
+        company    = CASE WHEN a.field = 'company'    THEN a.value ELSE c.company END,
+        job_title  = CASE WHEN a.field = 'job_title'  THEN a.value ELSE c.job_title END,
+        city       = CASE WHEN a.field = 'city'       THEN a.value ELSE c.city END,
+        state      = CASE WHEN a.field = 'state'      THEN a.value ELSE c.state END,
+        country    = CASE WHEN a.field = 'country'    THEN a.value ELSE c.country END,
+        custom_fields = CASE WHEN a.field ~ '^(custom|customField)\.'
+            THEN jsonb_set(c.custom_fields, ARRAY[regexp_replace(a.field, '^(custom|customField)\.', '')], a.json_value)
+            ELSE c.custom_fields END
+    FROM (SELECT DISTINCT ON (tenant_id, contact_id) tenant_id, contact_id,
+                 config->>'field' AS field, config->>'value' AS value, config->'value' AS json_value
+          FROM pg_temp._due_actions WHERE action_type = 'update_field'
+          ORDER BY tenant_id, contact_id, enrollment_id) a
+    WHERE c.tenant_id = a.tenant_id AND c.id = a.contact_id;
+
+    -- move_to_campaign: enroll in the target (same tenant, not completed) at its first step, due now.
+    WITH moved AS (
+        INSERT INTO campaigns.campaign_contacts
+            (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
+        SELECT a.tenant_id, t.id, a.contact_id, 'enrolled', first_step.id, p_as_of, p_as_of
+        FROM pg_temp._due_actions a
+        JOIN campaigns.campaigns t ON t.tenant_id = a.tenant_id AND t.id = (a.config->>'campaign_id')::uuid
+                                  AND t.status <> 'completed'
+        CROSS JOIN LATERAL (SELECT s.id FROM campaigns.campaign_steps s
+                            WHERE s.tenant_id = t.tenant_id AND s.campaign_id = t.id
+                            ORDER BY s.step_order LIMIT 1) first_step
+        WHERE a.action_type = 'move_to_campaign'
+        ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING
+        RETURNING tenant_id, campaign_id
+    )
+    UPDATE campaigns.campaigns c SET total_contacts = c.total_contacts + m.n
+    FROM (SELECT tenant_id, campaign_id, count(*) AS n FROM moved GROUP BY 1, 2) m
+    WHERE c.tenant_id = m.tenant_id AND c.id = m.campaign_id;
+
+    PERFORM pg_notify('campaigns_actions', json_build_object(
+                'tenant_id', a.tenant_id, 'campaign_id', a.campaign_id, 'contact_id', a.contact_id,
+                'enrollment_id', a.enrollment_id, 'config', a.config)::text)
+    FROM pg_temp._due_actions a WHERE a.action_type = 'notify';
+
+    UPDATE pg_temp._due_work w
+    SET status = CASE WHEN a.action_type IN ('exit', 'move_to_campaign') THEN 'exited' ELSE w.status END,
+        exit_reason = CASE a.action_type
+            WHEN 'exit' THEN coalesce(nullif(a.config->>'reason', ''), 'exit_action')
+            WHEN 'move_to_campaign' THEN 'moved_to_campaign'
+            ELSE w.exit_reason END,
+        step_id = CASE WHEN a.action_type IN ('exit', 'move_to_campaign') THEN w.step_id ELSE a.next_step_id END
+    FROM pg_temp._due_actions a
+    WHERE w.enrollment_id = a.enrollment_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._run_email_steps(p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_queued integer;
+BEGIN
+    -- One email per enrollment per pass: an enrollment that queued one already stops here.
+    UPDATE pg_temp._due_work w SET status = 'stop'
+    FROM campaigns.campaign_steps s
+    WHERE w.status = 'run' AND w.emailed AND s.id = w.step_id AND s.step_type = 'email';
+
+    -- Not mailable any more: exits rather than sends.
+    UPDATE pg_temp._due_work w
+    SET status = 'exited',
+        exit_reason = CASE ct.status WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' THEN 'bounced' ELSE 'suppressed' END
+    FROM campaigns.campaign_steps s, campaigns.contacts ct
+    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
+      AND ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
+      AND (ct.status <> 'active'
+           OR EXISTS (SELECT FROM campaigns.suppressions x
+                      WHERE x.tenant_id = ct.tenant_id AND lower(x.email) = lower(ct.email)
+                        AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
+           OR EXISTS (SELECT FROM campaigns.global_suppressions g
+                      WHERE lower(g.email) = lower(ct.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
+
+    -- Outside the sending window (recipient's local time): wait for the next opening.
+    UPDATE pg_temp._due_work w
+    SET status = 'deferred',
+        due_at = campaigns.next_window_open(p_as_of, w.timezone, c.sending_days, c.sending_window_start, c.sending_window_end)
+    FROM campaigns.campaign_steps s, campaigns.campaigns c
+    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
+      AND c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+      AND c.window_missed_action = 'wait'
+      AND (c.sending_days IS NOT NULL OR c.sending_window_start IS NOT NULL)
+      AND campaigns.next_window_open(p_as_of, w.timezone, c.sending_days, c.sending_window_start, c.sending_window_end) > p_as_of;
+
+    PERFORM campaigns._apply_send_limits(p_as_of);
+
+    -- Queue the email: exactly one row per (enrollment, step), ever. The Message-ID is fixed here so
+    -- every retry carries the same one.
+    INSERT INTO campaigns.email_messages
+        (id, tenant_id, campaign_id, step_id, enrollment_id, contact_id, sender_account_id, to_email,
+         next_attempt_at, smtp_message_id, queued_at)
+    SELECT q.id, q.tenant_id, q.campaign_id, q.step_id, q.enrollment_id, q.contact_id, q.sender_account_id, q.email,
+           q.send_at, '<' || q.id || '@' || q.domain || '>', p_as_of
+    FROM (SELECT gen_random_uuid() AS id, w.tenant_id, w.campaign_id, w.step_id, w.enrollment_id, w.contact_id,
+                 c.sender_account_id, ct.email, coalesce(w.send_at, p_as_of) AS send_at,
+                 coalesce(nullif(split_part(coalesce(sa.from_email, c.from_email), '@', 2), ''), 'campaigns.invalid') AS domain
+          FROM pg_temp._due_work w
+          JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+          JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+          JOIN campaigns.contacts ct ON ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
+          LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
+          WHERE w.status = 'run') q
+    ON CONFLICT ON CONSTRAINT uq_email_messages_enrollment_step DO NOTHING;
+    GET DIAGNOSTICS v_queued = ROW_COUNT;
+
+    -- Advance past the email in the same transaction as the insert (no enqueue-then-update gap).
+    UPDATE pg_temp._due_work w
+    SET step_id = s.next_step_id, steps_completed = w.steps_completed + 1, last_email_sent_at = p_as_of, emailed = true
+    FROM campaigns.campaign_steps s
+    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email';
+    RETURN v_queued;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._apply_send_limits(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pg_temp._due_work w
+        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+        LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
+        WHERE w.status = 'run'
+          AND (c.daily_limit IS NOT NULL OR sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)) THEN
+        RETURN;  -- the common broadcast case: no limit to account for
+    END IF;
+
+    -- Concurrent runs must not both spend the same allowance: lock the limited campaigns and
+    -- senders (in id order, so two runs cannot deadlock) and count after the lock.
+    PERFORM FROM campaigns.campaigns c
+    WHERE c.daily_limit IS NOT NULL
+      AND (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run')
+    ORDER BY c.id FOR NO KEY UPDATE;
+    PERFORM FROM campaigns.sender_accounts sa
+    WHERE (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
+      AND (sa.tenant_id, sa.id) IN (SELECT c.tenant_id, c.sender_account_id FROM campaigns.campaigns c
+                                    WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run'))
+    ORDER BY sa.id FOR NO KEY UPDATE;
+
+    -- Campaign daily limit, per calendar day in the campaign's timezone. Due follow-ups go before
+    -- first steps; the excess waits for the next local midnight (then the window applies).
+    WITH candidates AS (
+        SELECT w.enrollment_id, c.tenant_id, c.id AS campaign_id, c.daily_limit, c.timezone,
+               row_number() OVER (PARTITION BY c.id ORDER BY (w.steps_completed = 0), w.due_at, w.enrollment_id) AS rank
+        FROM pg_temp._due_work w
+        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+        WHERE w.status = 'run' AND c.daily_limit IS NOT NULL
+    ), used AS (
+        SELECT k.campaign_id, count(m.id) AS n
+        FROM (SELECT DISTINCT tenant_id, campaign_id, timezone FROM candidates) k
+        LEFT JOIN campaigns.email_messages m
+               ON m.tenant_id = k.tenant_id AND m.campaign_id = k.campaign_id
+              AND m.queued_at >= ((p_as_of AT TIME ZONE k.timezone)::date)::timestamp AT TIME ZONE k.timezone
+        GROUP BY k.campaign_id
+    )
+    UPDATE pg_temp._due_work w
+    SET status = 'deferred',
+        due_at = (((p_as_of AT TIME ZONE k.timezone)::date + 1)::timestamp) AT TIME ZONE k.timezone
+    FROM candidates k JOIN used u ON u.campaign_id = k.campaign_id
+    WHERE w.enrollment_id = k.enrollment_id AND k.rank > k.daily_limit - u.n;
+
+    -- Sender account: a daily cap per UTC day and a minimum gap between sends. Each allowed email
+    -- gets its own slot; slots more than an hour ahead are deferred rather than queued far ahead.
+    WITH candidates AS (
+        SELECT w.enrollment_id, sa.tenant_id, sa.id AS sender_id, sa.daily_limit, sa.min_gap_seconds, sa.last_slot_at,
+               row_number() OVER (PARTITION BY sa.id ORDER BY (w.steps_completed = 0), w.due_at, w.enrollment_id) AS rank
+        FROM pg_temp._due_work w
+        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+        JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
+        WHERE w.status = 'run' AND (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
+    ), used AS (
+        SELECT k.sender_id, count(m.id) AS n
+        FROM (SELECT DISTINCT tenant_id, sender_id FROM candidates) k
+        LEFT JOIN campaigns.email_messages m
+               ON m.tenant_id = k.tenant_id AND m.sender_account_id = k.sender_id
+              AND m.queued_at >= date_trunc('day', p_as_of, 'UTC')
+        GROUP BY k.sender_id
+    ), slotted AS (
+        SELECT k.*, u.n,
+               greatest(p_as_of, coalesce(k.last_slot_at + make_interval(secs => k.min_gap_seconds), p_as_of))
+                 + make_interval(secs => coalesce(k.min_gap_seconds, 0) * (k.rank - 1)) AS slot
+        FROM candidates k JOIN used u ON u.sender_id = k.sender_id
+    )
+    UPDATE pg_temp._due_work w
+    SET status = CASE WHEN k.daily_limit IS NOT NULL AND k.rank > k.daily_limit - k.n THEN 'deferred'
+                      WHEN k.slot > p_as_of + interval '1 hour' THEN 'deferred'
+                      ELSE w.status END,
+        due_at = CASE WHEN k.daily_limit IS NOT NULL AND k.rank > k.daily_limit - k.n THEN date_trunc('day', p_as_of, 'UTC') + interval '1 day'
+                      WHEN k.slot > p_as_of + interval '1 hour' THEN k.slot
+                      ELSE w.due_at END,
+        send_at = k.slot
+    FROM slotted k
+    WHERE w.enrollment_id = k.enrollment_id;
+
+    UPDATE campaigns.sender_accounts sa SET last_slot_at = x.last_slot
+    FROM (SELECT c.tenant_id, c.sender_account_id, max(w.send_at) AS last_slot
+          FROM pg_temp._due_work w JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+          WHERE w.status = 'run' AND w.send_at IS NOT NULL
+          GROUP BY 1, 2) x
+    WHERE sa.tenant_id = x.tenant_id AND sa.id = x.sender_account_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns.process_due_steps(p_as_of timestamptz DEFAULT now(), p_batch_size integer DEFAULT 5000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    c_max_hops CONSTANT integer := 10;
+    v_claimed  integer;
+    v_queued   integer := 0;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_as_of IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_batch_size must be positive and p_as_of set';
+    END IF;
+    PERFORM campaigns._end_expired_campaigns(p_as_of);
+    -- The idle tick: nothing due means no working set to build (one probe of the due index).
+    IF NOT EXISTS (SELECT FROM campaigns.campaign_contacts d
+                   WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of) THEN
+        RETURN 0;
+    END IF;
+
+    -- Created once per transaction (ON COMMIT DROP); a second call in one transaction reuses it.
+    IF to_regclass('pg_temp._due_work') IS NULL THEN
+    CREATE TEMP TABLE _due_work (
+        enrollment_id      uuid PRIMARY KEY,
+        tenant_id          uuid NOT NULL,
+        campaign_id        uuid NOT NULL,
+        contact_id         uuid NOT NULL,
+        step_id            uuid,
+        due_at             timestamptz NOT NULL,
+        -- run: keep going; stop: wait for the next pass; deferred: limits or window moved due_at;
+        -- completed / exited: terminal.
+        status             text NOT NULL,
+        exit_reason        text,
+        steps_completed    integer NOT NULL,
+        last_email_sent_at timestamptz,
+        completed_at       timestamptz,
+        emailed            boolean NOT NULL DEFAULT false,
+        send_at            timestamptz,
+        timezone           text NOT NULL
+    ) ON COMMIT DROP;
+    END IF;
+    TRUNCATE pg_temp._due_work;
+
+    -- The claim: due enrollments of active campaigns, oldest first, skipping rows another run (or a
+    -- pause, or an event) holds. The partial index ix_campaign_contacts_due serves the scan in order.
+    INSERT INTO pg_temp._due_work
+        (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
+         last_email_sent_at, timezone)
+    SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
+           cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone)
+    FROM (SELECT * FROM campaigns.campaign_contacts d
+          WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
+            AND EXISTS (SELECT FROM campaigns.campaigns a
+                        WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
+          ORDER BY d.next_email_scheduled_at
+          LIMIT p_batch_size
+          FOR UPDATE OF d SKIP LOCKED) cc
+    JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
+    JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
+    GET DIAGNOSTICS v_claimed = ROW_COUNT;
+    IF v_claimed = 0 THEN
+        RETURN 0;
+    END IF;
+
+    FOR v_hop IN 1..c_max_hops LOOP
+        -- End of the sequence (also a trailing wait whose time has come).
+        UPDATE pg_temp._due_work SET status = 'completed', completed_at = due_at
+        WHERE status = 'run' AND step_id IS NULL;
+
+        -- Wait: measured from when this step was due, never from when the run happened.
+        UPDATE pg_temp._due_work w
+        SET due_at = campaigns._add_wait(w.due_at, s.wait_duration_value, s.wait_duration_unit, w.timezone),
+            step_id = s.next_step_id
+        FROM campaigns.campaign_steps s
+        WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'wait';
+        UPDATE pg_temp._due_work SET status = 'stop' WHERE status = 'run' AND due_at > p_as_of;
+
+        -- After an email only a wait is set up in the same pass: conditions are judged later.
+        UPDATE pg_temp._due_work w SET status = 'stop'
+        FROM campaigns.campaign_steps s
+        WHERE w.status = 'run' AND w.emailed AND s.id = w.step_id AND s.step_type IN ('condition', 'action');
+
+        -- Condition: pick the branch; a null branch target ends the sequence on the next hop.
+        UPDATE pg_temp._due_work w
+        SET step_id = CASE WHEN campaigns._condition_holds(s.condition_rules, s.email_step_id, w.tenant_id, w.enrollment_id, ct)
+                           THEN s.true_next_step_id ELSE s.false_next_step_id END
+        FROM campaigns.campaign_steps s, campaigns.contacts ct
+        WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'condition'
+          AND ct.tenant_id = w.tenant_id AND ct.id = w.contact_id;
+
+        PERFORM campaigns._run_action_steps(p_as_of);
+        v_queued := v_queued + campaigns._run_email_steps(p_as_of);
+
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_temp._due_work WHERE status = 'run');
+    END LOOP;
+
+    -- A loop of instant steps with no wait: stop it rather than spin.
+    UPDATE pg_temp._due_work SET status = 'exited', exit_reason = 'hop_limit' WHERE status = 'run';
+
+    -- One write per enrollment. The status guard is belt and braces: the claim's row locks already
+    -- kept a concurrent pause or exit from changing these rows under us.
+    UPDATE campaigns.campaign_contacts cc
+    SET current_step_id = CASE WHEN w.status IN ('completed') THEN NULL ELSE w.step_id END,
+        next_email_scheduled_at = CASE WHEN w.status IN ('completed', 'exited') THEN NULL ELSE w.due_at END,
+        status = CASE w.status WHEN 'completed' THEN 'completed' WHEN 'exited' THEN 'exited' ELSE 'active' END,
+        started_at = coalesce(cc.started_at, p_as_of),
+        steps_completed = w.steps_completed,
+        last_email_sent_at = w.last_email_sent_at,
+        completed_at = w.completed_at,
+        exited_at = CASE WHEN w.status = 'exited' THEN p_as_of END,
+        exit_reason = w.exit_reason,
+        updated_at = now()
+    FROM pg_temp._due_work w
+    WHERE cc.id = w.enrollment_id AND cc.status IN ('enrolled', 'active');
+
+    IF v_queued > 0 THEN
+        PERFORM pg_notify('campaigns_outbox', v_queued::text);
+    END IF;
+    RETURN v_claimed;
+END
+$$;
+COMMENT ON FUNCTION campaigns.process_due_steps(timestamptz, integer) IS
+    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR UPDATE SKIP LOCKED, so concurrent runs take disjoint rows). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';

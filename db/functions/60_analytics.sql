@@ -1,0 +1,132 @@
+-- Campaign completion and the daily analytics rollup.
+
+CREATE OR REPLACE FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_ended     integer;
+    v_completed integer;
+BEGIN
+    -- Past their end date: remaining enrollments exit (campaign_ended), queued mail is cancelled.
+    v_ended := campaigns._end_expired_campaigns(p_as_of);
+    -- Nothing left to do: no enrollment that could still act and no mail still to go out.
+    UPDATE campaigns.campaigns c
+    SET status = 'completed', completed_at = p_as_of
+    WHERE c.status = 'active'
+      AND c.launched_at <= p_as_of
+      AND NOT EXISTS (SELECT FROM campaigns.campaign_contacts cc
+                      WHERE cc.tenant_id = c.tenant_id AND cc.campaign_id = c.id
+                        AND cc.status IN ('enrolled', 'active', 'paused'))
+      AND NOT EXISTS (SELECT FROM campaigns.email_messages m
+                      WHERE m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status IN ('queued', 'sending'));
+    GET DIAGNOSTICS v_completed = ROW_COUNT;
+    RETURN v_ended + v_completed;
+END
+$$;
+COMMENT ON FUNCTION campaigns.complete_finished_campaigns(timestamptz) IS
+    'Completes active campaigns with no enrollment left in enrolled, active or paused and no mail queued or sending; completes active or paused campaigns whose end_date is at or before p_as_of (their enrollments exit with reason campaign_ended, queued mail is cancelled). Returns the number completed. Run by pg_cron hourly.';
+
+CREATE OR REPLACE FUNCTION campaigns._rate(p_part bigint, p_whole bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    -- A percentage rounded to 2 decimals; a zero denominator gives 0. Capped at 100 for numeric(5,2).
+    SELECT CASE WHEN coalesce(p_whole, 0) = 0 THEN 0
+                ELSE least(round(100.0 * p_part / p_whole, 2), 100) END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL, p_days_back integer DEFAULT 0)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_last  date := coalesce(p_day, (now() AT TIME ZONE 'UTC')::date - 1);
+    v_first date;
+    v_rows  integer;
+BEGIN
+    IF p_days_back IS NULL OR p_days_back < 0 OR p_days_back > 366 THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_days_back must be between 0 and 366';
+    END IF;
+    -- Singleton: a second concurrent run (cron plus a DBA) returns at once.
+    IF NOT pg_try_advisory_xact_lock(hashtext('campaigns.rollup_analytics')) THEN
+        RETURN 0;
+    END IF;
+    v_first := v_last - p_days_back;
+
+    -- Each count is attributed to the UTC day it happened: sends by sent_at, unique opens/clicks by
+    -- the message's first open/click, totals by the events of that day. Every campaign with any
+    -- activity that day gets a row, whatever its status (paused ones included).
+    WITH bounds AS (
+        SELECT d::date AS day, (d::date)::timestamp AT TIME ZONE 'UTC' AS lo, (d::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+        FROM generate_series(v_first, v_last, interval '1 day') d
+    ), sent AS (
+        SELECT m.tenant_id, m.campaign_id, b.day, count(*) AS emails_sent
+        FROM bounds b JOIN campaigns.email_messages m ON m.sent_at >= b.lo AND m.sent_at < b.hi
+        GROUP BY 1, 2, 3
+    ), ev AS (
+        SELECT e.tenant_id, e.campaign_id, b.day,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'delivered') AS emails_delivered,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('bounce_hard', 'bounce_soft')
+                                                    AND m.bounced_at >= b.lo AND m.bounced_at < b.hi) AS emails_bounced,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('open', 'click')
+                                                    AND m.first_opened_at >= b.lo AND m.first_opened_at < b.hi) AS unique_opens,
+               count(*) FILTER (WHERE e.event_type = 'open') AS total_opens,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'click'
+                                                    AND m.first_clicked_at >= b.lo AND m.first_clicked_at < b.hi) AS unique_clicks,
+               count(*) FILTER (WHERE e.event_type = 'click') AS total_clicks,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'reply') AS replies,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'complaint') AS spam_complaints,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'unsubscribe') AS unsubscribes
+        FROM bounds b
+        JOIN campaigns.email_events e ON e.occurred_at >= b.lo AND e.occurred_at < b.hi
+        JOIN campaigns.email_messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
+        GROUP BY 1, 2, 3
+    ), totals AS (
+        SELECT coalesce(s.tenant_id, v.tenant_id) AS tenant_id, coalesce(s.campaign_id, v.campaign_id) AS campaign_id,
+               coalesce(s.day, v.day) AS day,
+               coalesce(s.emails_sent, 0) AS emails_sent, coalesce(v.emails_delivered, 0) AS emails_delivered,
+               coalesce(v.emails_bounced, 0) AS emails_bounced, coalesce(v.unique_opens, 0) AS unique_opens,
+               coalesce(v.total_opens, 0) AS total_opens, coalesce(v.unique_clicks, 0) AS unique_clicks,
+               coalesce(v.total_clicks, 0) AS total_clicks, coalesce(v.replies, 0) AS replies,
+               coalesce(v.spam_complaints, 0) AS spam_complaints, coalesce(v.unsubscribes, 0) AS unsubscribes
+        FROM sent s FULL JOIN ev v ON v.tenant_id = s.tenant_id AND v.campaign_id = s.campaign_id AND v.day = s.day
+    )
+    INSERT INTO campaigns.campaign_analytics AS a (
+        tenant_id, campaign_id, date, emails_sent, emails_delivered, emails_bounced, unique_opens, total_opens,
+        unique_clicks, total_clicks, replies, spam_complaints, unsubscribes, delivery_rate, open_rate, click_rate,
+        click_to_open_rate, reply_rate, unsubscribe_rate, bounce_rate, complaint_rate, calculated_at)
+    SELECT t.tenant_id, t.campaign_id, t.day, t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
+           t.total_opens, t.unique_clicks, t.total_clicks, t.replies, t.spam_complaints, t.unsubscribes,
+           campaigns._rate(t.emails_delivered, t.emails_sent), campaigns._rate(t.unique_opens, t.emails_delivered),
+           campaigns._rate(t.unique_clicks, t.emails_delivered), campaigns._rate(t.unique_clicks, t.unique_opens),
+           campaigns._rate(t.replies, t.emails_delivered), campaigns._rate(t.unsubscribes, t.emails_delivered),
+           campaigns._rate(t.emails_bounced, t.emails_sent), campaigns._rate(t.spam_complaints, t.emails_delivered),
+           now()
+    FROM totals t
+    ON CONFLICT ON CONSTRAINT uq_campaign_analytics_day DO UPDATE
+    SET emails_sent = EXCLUDED.emails_sent, emails_delivered = EXCLUDED.emails_delivered,
+        emails_bounced = EXCLUDED.emails_bounced, unique_opens = EXCLUDED.unique_opens,
+        total_opens = EXCLUDED.total_opens, unique_clicks = EXCLUDED.unique_clicks,
+        total_clicks = EXCLUDED.total_clicks, replies = EXCLUDED.replies,
+        spam_complaints = EXCLUDED.spam_complaints, unsubscribes = EXCLUDED.unsubscribes,
+        delivery_rate = EXCLUDED.delivery_rate, open_rate = EXCLUDED.open_rate, click_rate = EXCLUDED.click_rate,
+        click_to_open_rate = EXCLUDED.click_to_open_rate, reply_rate = EXCLUDED.reply_rate,
+        unsubscribe_rate = EXCLUDED.unsubscribe_rate, bounce_rate = EXCLUDED.bounce_rate,
+        complaint_rate = EXCLUDED.complaint_rate, calculated_at = EXCLUDED.calculated_at
+    -- A re-run that finds the same counts leaves the row (and its calculated_at) untouched.
+    WHERE (a.emails_sent, a.emails_delivered, a.emails_bounced, a.unique_opens, a.total_opens, a.unique_clicks,
+           a.total_clicks, a.replies, a.spam_complaints, a.unsubscribes)
+          IS DISTINCT FROM
+          (EXCLUDED.emails_sent, EXCLUDED.emails_delivered, EXCLUDED.emails_bounced, EXCLUDED.unique_opens,
+           EXCLUDED.total_opens, EXCLUDED.unique_clicks, EXCLUDED.total_clicks, EXCLUDED.replies,
+           EXCLUDED.spam_complaints, EXCLUDED.unsubscribes);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION campaigns.rollup_analytics(date, integer) IS
+    'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
