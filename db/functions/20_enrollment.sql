@@ -11,7 +11,9 @@ AS $$
 DECLARE
     v_campaign campaigns.campaigns;
 BEGIN
-    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id FOR UPDATE;
+    -- NO KEY UPDATE: serialises state changes without blocking the key-share locks that foreign key
+    -- checks (enrollments, steps) take on the campaign row.
+    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found',
             DETAIL = format('campaign_id=%s', p_campaign_id);
@@ -79,6 +81,8 @@ CREATE OR REPLACE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 DECLARE
     v_campaign    campaigns.campaigns;
@@ -91,6 +95,11 @@ DECLARE
 BEGIN
     -- The row lock makes a concurrent second launch wait, then fail the status check.
     v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled'], 'launch');
+    IF v_campaign.end_date <= p_as_of THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = 'cannot launch a campaign past its end date',
+            DETAIL = format('campaign_id=%s end_date=%s', p_campaign_id, v_campaign.end_date),
+            HINT = 'Move end_date forward or clear it.';
+    END IF;
 
     SELECT (array_agg(s.id ORDER BY s.step_order))[1], count(*) FILTER (WHERE s.step_type = 'email')
       INTO v_entry_step, v_email_steps
@@ -159,10 +168,19 @@ BEGIN
 
     SELECT t.monthly_email_quota INTO v_quota FROM campaigns.tenants t WHERE t.id = v_campaign.tenant_id;
     IF v_quota IS NOT NULL THEN
-        SELECT count(*) INTO v_used FROM campaigns.email_messages m
-        WHERE m.tenant_id = v_campaign.tenant_id AND m.status <> 'cancelled'
-          AND m.queued_at >= date_trunc('month', p_as_of, 'UTC');
-        -- Upper bound: every enrollment receives every email step.
+        -- Mail queued this month, plus what running enrollments elsewhere may still send (each of
+        -- their remaining email steps), plus this launch: every enrollment receives every email.
+        SELECT (SELECT count(*) FROM campaigns.email_messages m
+                WHERE m.tenant_id = v_campaign.tenant_id AND m.status <> 'cancelled'
+                  AND m.queued_at >= date_trunc('month', p_as_of, 'UTC'))
+             + coalesce((SELECT sum(greatest(e.email_steps - cc.steps_completed, 0))
+                         FROM campaigns.campaign_contacts cc
+                         JOIN (SELECT s.campaign_id, count(*) AS email_steps FROM campaigns.campaign_steps s
+                               WHERE s.tenant_id = v_campaign.tenant_id AND s.step_type = 'email'
+                               GROUP BY s.campaign_id) e ON e.campaign_id = cc.campaign_id
+                         WHERE cc.tenant_id = v_campaign.tenant_id AND cc.campaign_id <> p_campaign_id
+                           AND cc.status IN ('enrolled', 'active', 'paused')), 0)
+          INTO v_used;
         IF v_used + v_enrolled::bigint * v_email_steps > v_quota THEN
             RAISE EXCEPTION USING ERRCODE = 'QC104', MESSAGE = 'the monthly email quota would be exceeded',
                 DETAIL = format('quota=%s used=%s this launch=%s', v_quota, v_used, v_enrolled::bigint * v_email_steps),
@@ -178,7 +196,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.launch_campaign(uuid, timestamptz) IS
-    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status), QC101 (no steps), QC105 (invalid steps), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota). Returns the number enrolled.';
+    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE OR REPLACE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamptz, p_as_of timestamptz DEFAULT now())
 RETURNS void
@@ -237,7 +255,7 @@ BEGIN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
             -- The schedule failed: back to draft with the error kept for the user to read.
             UPDATE campaigns.campaigns
-            SET status = 'draft', schedule_error = v_state || ': ' || v_message
+            SET status = 'draft', scheduled_at = NULL, schedule_error = v_state || ': ' || v_message
             WHERE id = v_id;
             RAISE WARNING 'scheduled launch of campaign % failed: % %', v_id, v_state, v_message;
         END;
@@ -321,12 +339,12 @@ BEGIN
         id, tenant_id, workspace_id, name, description, campaign_type, status, segment_id, sender_account_id,
         from_email, from_name, reply_to_email, start_date, end_date, timezone, send_strategy, track_opens,
         track_clicks, unsubscribe_enabled, daily_limit, sending_days, sending_window_start, sending_window_end,
-        window_missed_action, on_reply, requires_approval, is_promotional, created_by)
+        window_missed_action, on_reply, requires_approval, is_promotional, refresh_audience, created_by)
     SELECT v_new_id, tenant_id, workspace_id, left(name || ' (Copy)', 255), description, campaign_type, 'draft',
         segment_id, sender_account_id, from_email, from_name, reply_to_email, start_date, end_date, timezone,
         send_strategy, track_opens, track_clicks, unsubscribe_enabled, daily_limit, sending_days,
         sending_window_start, sending_window_end, window_missed_action, on_reply, requires_approval,
-        is_promotional, coalesce(v_caller, created_by)
+        is_promotional, refresh_audience, coalesce(v_caller, created_by)
     FROM campaigns.campaigns WHERE id = p_campaign_id;
 
     -- New ids first, so every target (next, true, false, scope) maps to the copy, never the original.

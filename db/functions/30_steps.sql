@@ -87,7 +87,8 @@ AS $$
                  THEN NULL ELSE 'exit reason must be a string' END
         WHEN 'notify' THEN NULL
         WHEN 'move_to_campaign' THEN
-            CASE WHEN (p_config->>'campaign_id') !~ '^[0-9a-fA-F-]{36}$' THEN 'move_to_campaign needs a campaign_id'
+            CASE WHEN coalesce((p_config->>'campaign_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', true)
+                     THEN 'move_to_campaign needs a campaign_id'
                  WHEN (p_config->>'campaign_id')::uuid = p_campaign_id THEN 'move_to_campaign cannot target its own campaign'
                  ELSE NULL END
         ELSE 'unknown action type'
@@ -134,8 +135,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    v_error  text;
-    v_target uuid;
+    v_error text;
 BEGIN
     -- Serialise step changes per campaign so the 20-step limit holds under concurrent inserts.
     PERFORM FROM campaigns.campaigns WHERE tenant_id = NEW.tenant_id AND id = NEW.campaign_id FOR NO KEY UPDATE;
@@ -145,18 +145,15 @@ BEGIN
             DETAIL = format('campaign_id=%s', NEW.campaign_id);
     END IF;
 
-    -- Targets must be steps of this campaign (the composite foreign keys say so too; this gives
-    -- the caller the engine's own SQLSTATE first).
-    FOREACH v_target IN ARRAY ARRAY[NEW.next_step_id, NEW.true_next_step_id, NEW.false_next_step_id, NEW.email_step_id] LOOP
-        CONTINUE WHEN v_target IS NULL;
-        IF NOT EXISTS (SELECT FROM campaigns.campaign_steps
-                       WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id AND id = v_target) THEN
-            PERFORM campaigns._raise_invalid_rule('QC203', 'a step target must be a step of the same campaign', NEW.id);
-        END IF;
-    END LOOP;
     IF NEW.email_step_id IS NOT NULL AND NOT EXISTS (
             SELECT FROM campaigns.campaign_steps WHERE id = NEW.email_step_id AND step_type = 'email') THEN
         PERFORM campaigns._raise_invalid_rule('QC203', 'email_step_id must name an email step of the same campaign', NEW.id);
+    END IF;
+    -- An email step that a condition is scoped to cannot stop being an email step.
+    IF TG_OP = 'UPDATE' AND OLD.step_type = 'email' AND NEW.step_type <> 'email' AND EXISTS (
+            SELECT FROM campaigns.campaign_steps
+            WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id AND email_step_id = NEW.id) THEN
+        PERFORM campaigns._raise_invalid_rule('QC203', 'a condition is scoped to this email step', NEW.id);
     END IF;
 
     IF NEW.step_type = 'condition' THEN
@@ -177,6 +174,33 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION campaigns._check_step_targets()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_target uuid;
+BEGIN
+    -- A target that exists in another campaign gets the engine's SQLSTATE before the composite
+    -- foreign key (which runs after this and would say 23503) can. A target that does not exist yet
+    -- may be a row of the same statement (clone); the foreign key settles that at statement end.
+    FOREACH v_target IN ARRAY ARRAY[NEW.next_step_id, NEW.true_next_step_id, NEW.false_next_step_id, NEW.email_step_id] LOOP
+        CONTINUE WHEN v_target IS NULL;
+        IF EXISTS (SELECT FROM campaigns.campaign_steps
+                   WHERE id = v_target AND (tenant_id, campaign_id) IS DISTINCT FROM (NEW.tenant_id, NEW.campaign_id)) THEN
+            PERFORM campaigns._raise_invalid_rule('QC203', 'a step target must be a step of the same campaign', NEW.id);
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER trg_campaign_steps_targets
+    BEFORE INSERT OR UPDATE OF campaign_id, email_step_id, next_step_id, true_next_step_id, false_next_step_id
+    ON campaigns.campaign_steps
+    FOR EACH ROW EXECUTE FUNCTION campaigns._check_step_targets();
 
 -- AFTER the statement's rows are in place, so a set of steps inserted together (clone, import) may
 -- point at one another.

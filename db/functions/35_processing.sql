@@ -23,14 +23,14 @@ BEGIN
             next_email_scheduled_at = NULL, updated_at = now()
         FROM ended e
         WHERE cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id AND cc.status IN ('enrolled', 'active', 'paused')
-        RETURNING cc.id
-    ), cancelled AS (
-        UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
-        FROM ended e
-        WHERE m.tenant_id = e.tenant_id AND m.campaign_id = e.id AND m.status = 'queued'
-        RETURNING m.id
     )
     SELECT count(*) INTO v_ended FROM ended;
+    -- A separate statement: the exits above waited for any run holding those enrollments, and this
+    -- one's fresh snapshot sees the mail that run committed meanwhile.
+    UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
+    FROM campaigns.campaigns c
+    WHERE c.status = 'completed' AND c.completed_at = p_as_of AND c.end_date <= p_as_of
+      AND m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status = 'queued';
     RETURN v_ended;
 END
 $$;
@@ -39,6 +39,8 @@ CREATE OR REPLACE FUNCTION campaigns._run_action_steps(p_as_of timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 BEGIN
     -- The rows of the working set standing on an action step, with the step's configuration.
@@ -129,6 +131,8 @@ CREATE OR REPLACE FUNCTION campaigns._run_email_steps(p_as_of timestamptz)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 DECLARE
     v_queued integer;
@@ -151,6 +155,13 @@ BEGIN
                         AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
            OR EXISTS (SELECT FROM campaigns.global_suppressions g
                       WHERE lower(g.email) = lower(ct.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
+
+    -- A deactivated sender account holds its campaigns' mail: try again in an hour.
+    UPDATE pg_temp._due_work w SET status = 'deferred', due_at = p_as_of + interval '1 hour'
+    FROM campaigns.campaign_steps s, campaigns.campaigns c, campaigns.sender_accounts sa
+    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
+      AND c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+      AND sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id AND NOT sa.is_active;
 
     -- Outside the sending window (recipient's local time): wait for the next opening.
     UPDATE pg_temp._due_work w
@@ -197,6 +208,8 @@ CREATE OR REPLACE FUNCTION campaigns._apply_send_limits(p_as_of timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 BEGIN
     IF NOT EXISTS (
@@ -209,17 +222,23 @@ BEGIN
         RETURN;  -- the common broadcast case: no limit to account for
     END IF;
 
-    -- Concurrent runs must not both spend the same allowance: lock the limited campaigns and
-    -- senders (in id order, so two runs cannot deadlock) and count after the lock.
-    PERFORM FROM campaigns.campaigns c
-    WHERE c.daily_limit IS NOT NULL
-      AND (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run')
-    ORDER BY c.id FOR NO KEY UPDATE;
-    PERFORM FROM campaigns.sender_accounts sa
-    WHERE (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
-      AND (sa.tenant_id, sa.id) IN (SELECT c.tenant_id, c.sender_account_id FROM campaigns.campaigns c
-                                    WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run'))
-    ORDER BY sa.id FOR NO KEY UPDATE;
+    -- Concurrent runs must not both spend the same allowance: take a transaction advisory lock per
+    -- limited campaign and sender (in key order, so two runs cannot deadlock) and count after it.
+    -- Advisory, not row locks: pause_campaign holds the campaign row while it waits for our
+    -- enrollments, and a row lock here would deadlock with it.
+    PERFORM pg_advisory_xact_lock(k.key)
+    FROM (SELECT DISTINCT hashtextextended('campaigns.limit:' || c.id, 0) AS key
+          FROM campaigns.campaigns c
+          WHERE c.daily_limit IS NOT NULL
+            AND (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run')
+          UNION
+          SELECT hashtextextended('campaigns.limit:' || sa.id, 0)
+          FROM campaigns.sender_accounts sa
+          WHERE (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
+            AND (sa.tenant_id, sa.id) IN (SELECT c.tenant_id, c.sender_account_id FROM campaigns.campaigns c
+                                          WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run'))
+         ) k
+    ORDER BY k.key;
 
     -- Campaign daily limit, per calendar day in the campaign's timezone. Due follow-ups go before
     -- first steps; the excess waits for the next local midnight (then the window applies).
@@ -234,7 +253,7 @@ BEGIN
         SELECT k.campaign_id, count(m.id) AS n
         FROM (SELECT DISTINCT tenant_id, campaign_id, timezone FROM candidates) k
         LEFT JOIN campaigns.email_messages m
-               ON m.tenant_id = k.tenant_id AND m.campaign_id = k.campaign_id
+               ON m.tenant_id = k.tenant_id AND m.campaign_id = k.campaign_id AND m.status <> 'cancelled'
               AND m.queued_at >= ((p_as_of AT TIME ZONE k.timezone)::date)::timestamp AT TIME ZONE k.timezone
         GROUP BY k.campaign_id
     )
@@ -258,7 +277,7 @@ BEGIN
         SELECT k.sender_id, count(m.id) AS n
         FROM (SELECT DISTINCT tenant_id, sender_id FROM candidates) k
         LEFT JOIN campaigns.email_messages m
-               ON m.tenant_id = k.tenant_id AND m.sender_account_id = k.sender_id
+               ON m.tenant_id = k.tenant_id AND m.sender_account_id = k.sender_id AND m.status <> 'cancelled'
               AND m.queued_at >= date_trunc('day', p_as_of, 'UTC')
         GROUP BY k.sender_id
     ), slotted AS (
@@ -291,9 +310,12 @@ CREATE OR REPLACE FUNCTION campaigns.process_due_steps(p_as_of timestamptz DEFAU
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 DECLARE
-    c_max_hops CONSTANT integer := 10;
+    -- A campaign has at most 20 steps, so an acyclic path needs at most 20 hops.
+    c_max_hops CONSTANT integer := 21;
     v_claimed  integer;
     v_queued   integer := 0;
 BEGIN
@@ -350,10 +372,12 @@ BEGIN
     IF v_claimed = 0 THEN
         RETURN 0;
     END IF;
+    -- Statistics for the joins below (a temp table has none until analysed).
+    ANALYZE pg_temp._due_work;
 
     FOR v_hop IN 1..c_max_hops LOOP
         -- End of the sequence (also a trailing wait whose time has come).
-        UPDATE pg_temp._due_work SET status = 'completed', completed_at = due_at
+        UPDATE pg_temp._due_work SET status = 'completed', completed_at = greatest(due_at, last_email_sent_at)
         WHERE status = 'run' AND step_id IS NULL;
 
         -- Wait: measured from when this step was due, never from when the run happened.

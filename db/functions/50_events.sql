@@ -78,7 +78,7 @@ BEGIN
     CASE p_event_type
     WHEN 'delivered' THEN
         v_first := v_msg.delivered_at IS NULL;
-        UPDATE campaigns.email_messages SET delivered_at = coalesce(delivered_at, p_occurred_at) WHERE id = v_msg.id;
+        UPDATE campaigns.email_messages SET delivered_at = least(delivered_at, p_occurred_at) WHERE id = v_msg.id;
         UPDATE campaigns.campaign_steps SET emails_delivered = emails_delivered + v_first::integer
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         UPDATE campaigns.contacts SET consecutive_soft_bounces = 0
@@ -89,9 +89,9 @@ BEGIN
         v_first_open := v_msg.first_opened_at IS NULL;
         v_first := p_event_type = 'click' AND v_msg.first_clicked_at IS NULL;
         UPDATE campaigns.email_messages
-        SET first_opened_at = coalesce(first_opened_at, p_occurred_at),
+        SET first_opened_at = least(first_opened_at, p_occurred_at),
             open_count = open_count + (p_event_type = 'open')::integer,
-            first_clicked_at = CASE WHEN p_event_type = 'click' THEN coalesce(first_clicked_at, p_occurred_at) ELSE first_clicked_at END,
+            first_clicked_at = CASE WHEN p_event_type = 'click' THEN least(first_clicked_at, p_occurred_at) ELSE first_clicked_at END,
             click_count = click_count + (p_event_type = 'click')::integer
         WHERE id = v_msg.id;
         UPDATE campaigns.campaign_steps
@@ -100,7 +100,7 @@ BEGIN
 
     WHEN 'reply' THEN
         v_first := v_msg.replied_at IS NULL;
-        UPDATE campaigns.email_messages SET replied_at = coalesce(replied_at, p_occurred_at) WHERE id = v_msg.id;
+        UPDATE campaigns.email_messages SET replied_at = least(replied_at, p_occurred_at) WHERE id = v_msg.id;
         UPDATE campaigns.campaign_steps SET replies = replies + 1
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         SELECT c.on_reply INTO v_on_reply FROM campaigns.campaigns c WHERE c.tenant_id = v_msg.tenant_id AND c.id = v_msg.campaign_id;
@@ -112,13 +112,15 @@ BEGIN
             UPDATE campaigns.email_messages SET status = 'cancelled', last_error = 'replied'
             WHERE tenant_id = v_msg.tenant_id AND enrollment_id = v_msg.enrollment_id AND status = 'queued';
         ELSIF v_on_reply = 'pause' THEN
+            -- Also when the campaign is paused: the reply's pause must outlive the campaign's resume.
             UPDATE campaigns.campaign_contacts SET status = 'paused', pause_reason = 'reply', updated_at = now()
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id AND status IN ('enrolled', 'active');
+            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id
+              AND (status IN ('enrolled', 'active') OR (status = 'paused' AND pause_reason = 'campaign'));
         END IF;
 
     WHEN 'unsubscribe' THEN
         v_first := v_msg.unsubscribed_at IS NULL;
-        UPDATE campaigns.email_messages SET unsubscribed_at = coalesce(unsubscribed_at, p_occurred_at) WHERE id = v_msg.id;
+        UPDATE campaigns.email_messages SET unsubscribed_at = least(unsubscribed_at, p_occurred_at) WHERE id = v_msg.id;
         UPDATE campaigns.campaign_steps SET unsubscribes = unsubscribes + 1
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         UPDATE campaigns.contacts SET status = 'unsubscribed'
@@ -128,7 +130,7 @@ BEGIN
 
     WHEN 'bounce_hard' THEN
         v_first := v_msg.bounced_at IS NULL;
-        UPDATE campaigns.email_messages SET bounced_at = coalesce(bounced_at, p_occurred_at) WHERE id = v_msg.id;
+        UPDATE campaigns.email_messages SET bounced_at = least(bounced_at, p_occurred_at) WHERE id = v_msg.id;
         UPDATE campaigns.campaign_steps SET bounces = bounces + 1
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         UPDATE campaigns.contacts SET status = 'bounced'
@@ -142,7 +144,7 @@ BEGIN
         WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id
         RETURNING consecutive_soft_bounces INTO v_soft;
         IF v_soft >= v_threshold THEN
-            UPDATE campaigns.email_messages SET bounced_at = coalesce(bounced_at, p_occurred_at) WHERE id = v_msg.id;
+            UPDATE campaigns.email_messages SET bounced_at = least(bounced_at, p_occurred_at) WHERE id = v_msg.id;
             UPDATE campaigns.campaign_steps SET bounces = bounces + 1
             WHERE v_msg.bounced_at IS NULL AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
             UPDATE campaigns.contacts SET status = 'bounced'
@@ -152,7 +154,7 @@ BEGIN
         END IF;
 
     WHEN 'complaint' THEN
-        UPDATE campaigns.email_messages SET complained_at = coalesce(complained_at, p_occurred_at) WHERE id = v_msg.id;
+        UPDATE campaigns.email_messages SET complained_at = least(complained_at, p_occurred_at) WHERE id = v_msg.id;
         UPDATE campaigns.contacts SET status = 'unsubscribed'
         WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
         -- Platform-wide: no tenant may mail this address again.
@@ -168,4 +170,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.record_email_event(uuid, text, timestamptz, jsonb) IS
-    'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: first open/click/reply times and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
+    'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: the message''s earliest delivered/open/click/reply/unsubscribe/bounce/complaint times (an event reported late but earlier moves them back) and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';

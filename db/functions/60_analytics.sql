@@ -42,6 +42,8 @@ CREATE OR REPLACE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL, p
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
+-- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
+SET jit = off
 AS $$
 DECLARE
     v_last  date := coalesce(p_day, (now() AT TIME ZONE 'UTC')::date - 1);
@@ -57,8 +59,9 @@ BEGIN
     END IF;
     v_first := v_last - p_days_back;
 
-    -- Each count is attributed to the UTC day it happened: sends by sent_at, unique opens/clicks by
-    -- the message's first open/click, totals by the events of that day. Every campaign with any
+    -- Each count is attributed to the UTC day it happened: sends by sent_at; per-message counts
+    -- (delivered, bounced, unique opens and clicks, replies, complaints, unsubscribes) once per
+    -- message, on the day of its earliest such event; total opens and clicks by the events of the day. Every campaign with any
     -- activity that day gets a row, whatever its status (paused ones included).
     WITH bounds AS (
         SELECT d::date AS day, (d::date)::timestamp AT TIME ZONE 'UTC' AS lo, (d::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
@@ -69,7 +72,8 @@ BEGIN
         GROUP BY 1, 2, 3
     ), ev AS (
         SELECT e.tenant_id, e.campaign_id, b.day,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'delivered') AS emails_delivered,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'delivered'
+                                                    AND m.delivered_at >= b.lo AND m.delivered_at < b.hi) AS emails_delivered,
                count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('bounce_hard', 'bounce_soft')
                                                     AND m.bounced_at >= b.lo AND m.bounced_at < b.hi) AS emails_bounced,
                count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('open', 'click')
@@ -78,9 +82,12 @@ BEGIN
                count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'click'
                                                     AND m.first_clicked_at >= b.lo AND m.first_clicked_at < b.hi) AS unique_clicks,
                count(*) FILTER (WHERE e.event_type = 'click') AS total_clicks,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'reply') AS replies,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'complaint') AS spam_complaints,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'unsubscribe') AS unsubscribes
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'reply'
+                                                    AND m.replied_at >= b.lo AND m.replied_at < b.hi) AS replies,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'complaint'
+                                                    AND m.complained_at >= b.lo AND m.complained_at < b.hi) AS spam_complaints,
+               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'unsubscribe'
+                                                    AND m.unsubscribed_at >= b.lo AND m.unsubscribed_at < b.hi) AS unsubscribes
         FROM bounds b
         JOIN campaigns.email_events e ON e.occurred_at >= b.lo AND e.occurred_at < b.hi
         JOIN campaigns.email_messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
@@ -130,3 +137,57 @@ END
 $$;
 COMMENT ON FUNCTION campaigns.rollup_analytics(date, integer) IS
     'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
+
+CREATE OR REPLACE FUNCTION campaigns.check_deliverability(p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+DECLARE
+    c_min_sent CONSTANT integer := 100;   -- below this a rate says little
+    v_alert record;
+    v_raised integer := 0;
+BEGIN
+    -- The last 24 hours of each active campaign's sends; one alert of a kind per campaign per day.
+    FOR v_alert IN
+        WITH stats AS (
+            SELECT m.tenant_id, m.campaign_id, count(*) AS sent,
+                   count(*) FILTER (WHERE m.bounced_at IS NOT NULL) AS bounced,
+                   count(*) FILTER (WHERE m.complained_at IS NOT NULL) AS complained
+            FROM campaigns.email_messages m
+            WHERE m.sent_at > p_as_of - interval '24 hours' AND m.sent_at <= p_as_of
+            GROUP BY 1, 2
+            HAVING count(*) >= c_min_sent
+        ), breaches AS (
+            SELECT s.tenant_id, s.campaign_id, 'bounce_rate' AS kind, round(100.0 * s.bounced / s.sent, 2) AS value, 5.00 AS threshold
+            FROM stats s WHERE 100.0 * s.bounced / s.sent > 5
+            UNION ALL
+            SELECT s.tenant_id, s.campaign_id, 'complaint_rate', round(100.0 * s.complained / s.sent, 2), 0.10
+            FROM stats s WHERE 100.0 * s.complained / s.sent > 0.1
+        )
+        SELECT b.* FROM breaches b
+        JOIN campaigns.campaigns c ON c.tenant_id = b.tenant_id AND c.id = b.campaign_id AND c.status = 'active'
+        WHERE NOT EXISTS (SELECT FROM campaigns.campaign_alerts a
+                          WHERE a.tenant_id = b.tenant_id AND a.campaign_id = b.campaign_id AND a.kind = b.kind
+                            AND a.raised_at > p_as_of - interval '24 hours')
+        ORDER BY b.campaign_id, b.kind
+    LOOP
+        -- A bounce rate over 5% pauses the campaign (the operations rule); complaints only alert.
+        IF v_alert.kind = 'bounce_rate' THEN
+            PERFORM campaigns.pause_campaign(v_alert.campaign_id)
+            FROM campaigns.campaigns WHERE id = v_alert.campaign_id AND status = 'active';
+        END IF;
+        INSERT INTO campaigns.campaign_alerts (tenant_id, campaign_id, kind, value, threshold, action_taken, raised_at)
+        VALUES (v_alert.tenant_id, v_alert.campaign_id, v_alert.kind, v_alert.value, v_alert.threshold,
+                CASE WHEN v_alert.kind = 'bounce_rate' THEN 'paused' ELSE 'none' END, p_as_of);
+        PERFORM pg_notify('campaigns_alerts', json_build_object(
+            'kind', v_alert.kind, 'tenant_id', v_alert.tenant_id, 'campaign_id', v_alert.campaign_id,
+            'value', v_alert.value, 'threshold', v_alert.threshold)::text);
+        v_raised := v_raised + 1;
+    END LOOP;
+    RETURN v_raised;
+END
+$$;
+COMMENT ON FUNCTION campaigns.check_deliverability(timestamptz) IS
+    'Raises campaign_alerts for active campaigns with at least 100 sends in the 24 hours before p_as_of: a bounce rate over 5% pauses the campaign, a complaint rate over 0.1% alerts only. One alert of a kind per campaign per 24 hours; each is also sent on pg_notify channel campaigns_alerts. Returns the number raised. Run by pg_cron hourly.';

@@ -365,10 +365,11 @@ CREATE TABLE campaigns.campaign_steps (
     CONSTRAINT ck_campaign_steps_type CHECK (step_type IN ('email', 'wait', 'condition', 'action')),
     CONSTRAINT ck_campaign_steps_order CHECK (step_order >= 1),
     CONSTRAINT ck_campaign_steps_email CHECK (step_type <> 'email' OR template_id IS NOT NULL OR (subject_line IS NOT NULL AND email_content IS NOT NULL)),
-    CONSTRAINT ck_campaign_steps_wait CHECK (step_type <> 'wait' OR (wait_duration_value > 0 AND wait_duration_unit IN ('minutes', 'hours', 'days', 'weeks'))),
+    -- coalesce(…, false): a CHECK passes on NULL, and a wait without value or unit must not.
+    CONSTRAINT ck_campaign_steps_wait CHECK (step_type <> 'wait' OR coalesce(wait_duration_value > 0 AND wait_duration_unit IN ('minutes', 'hours', 'days', 'weeks'), false)),
     CONSTRAINT ck_campaign_steps_wait_unit CHECK (wait_duration_unit IS NULL OR wait_duration_unit IN ('minutes', 'hours', 'days', 'weeks')),
-    CONSTRAINT ck_campaign_steps_condition CHECK (step_type <> 'condition' OR (jsonb_typeof(condition_rules) = 'object' AND next_step_id IS NULL)),
-    CONSTRAINT ck_campaign_steps_action CHECK (step_type <> 'action' OR action_type IN ('add_tag', 'remove_tag', 'update_field', 'adjust_score', 'exit', 'move_to_campaign', 'notify')),
+    CONSTRAINT ck_campaign_steps_condition CHECK (step_type <> 'condition' OR coalesce(jsonb_typeof(condition_rules) = 'object' AND next_step_id IS NULL, false)),
+    CONSTRAINT ck_campaign_steps_action CHECK (step_type <> 'action' OR coalesce(action_type IN ('add_tag', 'remove_tag', 'update_field', 'adjust_score', 'exit', 'move_to_campaign', 'notify'), false)),
     CONSTRAINT ck_campaign_steps_action_config CHECK (jsonb_typeof(action_config) = 'object'),
     CONSTRAINT ck_campaign_steps_no_self_loop CHECK (next_step_id IS DISTINCT FROM id AND true_next_step_id IS DISTINCT FROM id AND false_next_step_id IS DISTINCT FROM id),
     CONSTRAINT ck_campaign_steps_counters CHECK (emails_sent >= 0 AND emails_delivered >= 0 AND opens >= 0 AND clicks >= 0 AND replies >= 0 AND unsubscribes >= 0 AND bounces >= 0)
@@ -487,7 +488,8 @@ CREATE TABLE campaigns.email_messages (
     -- The guard against double sends: one message per (enrollment, step), ever.
     CONSTRAINT uq_email_messages_enrollment_step UNIQUE (tenant_id, enrollment_id, step_id),
     CONSTRAINT uq_email_messages_smtp_message_id UNIQUE (smtp_message_id),
-    CONSTRAINT fk_email_messages_campaign FOREIGN KEY (tenant_id, campaign_id) REFERENCES campaigns.campaigns (tenant_id, id) ON DELETE CASCADE,
+    -- (tenant_id, campaign_id) is checked through the step's key, which includes the campaign: a
+    -- separate campaign key would cost every queued message one more lookup for nothing.
     CONSTRAINT fk_email_messages_step FOREIGN KEY (tenant_id, campaign_id, step_id) REFERENCES campaigns.campaign_steps (tenant_id, campaign_id, id) ON DELETE CASCADE,
     CONSTRAINT fk_email_messages_enrollment FOREIGN KEY (tenant_id, enrollment_id) REFERENCES campaigns.campaign_contacts (tenant_id, id) ON DELETE CASCADE,
     CONSTRAINT fk_email_messages_contact FOREIGN KEY (tenant_id, contact_id) REFERENCES campaigns.contacts (tenant_id, id) ON DELETE CASCADE,

@@ -107,6 +107,7 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
     insert(conn, "suppressions", tenant_id=tid, email=f"gone-{name}@example.com", reason="manual", added_by=uid)
     insert(conn, "suppression_audit", tenant_id=tid, email=f"gone-{name}@example.com", action="added", reason="test", actor_id=uid)
     insert(conn, "campaign_analytics", tenant_id=tid, campaign_id=campaign, date=date(2024, 1, 1), emails_sent=1)
+    insert(conn, "campaign_alerts", tenant_id=tid, campaign_id=campaign, kind="bounce_rate", value=6, threshold=5, action_taken="paused")
     return {**t, "contact": contact, "segment": segment, "campaign": campaign, "step": step}
 
 
@@ -203,5 +204,5 @@ def test_step_cannot_point_to_a_step_of_another_campaign(conn, two_tenants):
     other_campaign = make_campaign(conn, a["tenant_id"])
     other_step = make_step(conn, a["tenant_id"], other_campaign)
     err = _fails(conn, lambda: make_step(conn, a["tenant_id"], a["campaign"], next_step_id=other_step))
-    assert (err.sqlstate, err.diag.constraint_name) == ("23503", "fk_campaign_steps_next")
+    assert err.sqlstate == "QC203"  # the engine's own code, raised before the composite foreign key
     make_step(conn, a["tenant_id"], a["campaign"], next_step_id=a["step"])

@@ -1,0 +1,64 @@
+-- Keeping a running campaign's audience in step with its segment (req. 139): contacts that joined
+-- the segment are enrolled at the first step, contacts that left it exit with reason segment_exit.
+
+CREATE OR REPLACE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+DECLARE
+    v_changed integer := 0;
+    v_campaign campaigns.campaigns;
+    v_entry uuid;
+    v_enrolled integer;
+    v_exited integer;
+BEGIN
+    -- Campaign by campaign (there are few), each under its row lock; SKIP LOCKED leaves a campaign
+    -- that is being paused or launched to the next run. The membership work inside is set-based.
+    FOR v_campaign IN
+        SELECT * FROM campaigns.campaigns
+        WHERE status = 'active' AND refresh_audience AND segment_id IS NOT NULL
+        ORDER BY id FOR UPDATE SKIP LOCKED
+    LOOP
+        SELECT s.id INTO v_entry FROM campaigns.campaign_steps s
+        WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = v_campaign.id ORDER BY s.step_order LIMIT 1;
+        CONTINUE WHEN v_entry IS NULL;
+
+        INSERT INTO campaigns.campaign_contacts
+            (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
+        SELECT v_campaign.tenant_id, v_campaign.id, c.id, 'enrolled', v_entry, p_as_of,
+               campaigns._first_due_at(v_campaign, c.id, coalesce(c.timezone, v_campaign.timezone), p_as_of)
+        FROM campaigns.segment_contacts sc
+        JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
+        WHERE sc.tenant_id = v_campaign.tenant_id AND sc.segment_id = v_campaign.segment_id
+          AND c.status = 'active'
+          AND NOT campaigns._is_suppressed(c.tenant_id, c.email, p_as_of)
+        ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING;
+        GET DIAGNOSTICS v_enrolled = ROW_COUNT;
+
+        WITH gone AS (
+            UPDATE campaigns.campaign_contacts cc
+            SET status = 'exited', exit_reason = 'segment_exit', exited_at = p_as_of, pause_reason = NULL,
+                next_email_scheduled_at = NULL, updated_at = now()
+            WHERE cc.tenant_id = v_campaign.tenant_id AND cc.campaign_id = v_campaign.id
+              AND cc.status IN ('enrolled', 'active', 'paused')
+              AND NOT EXISTS (SELECT FROM campaigns.segment_contacts sc
+                              WHERE sc.tenant_id = cc.tenant_id AND sc.segment_id = v_campaign.segment_id
+                                AND sc.contact_id = cc.contact_id)
+            RETURNING cc.id
+        ), cancelled AS (
+            UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'segment_exit'
+            FROM gone g
+            WHERE m.tenant_id = v_campaign.tenant_id AND m.enrollment_id = g.id AND m.status = 'queued'
+        )
+        SELECT count(*) INTO v_exited FROM gone;
+
+        UPDATE campaigns.campaigns SET total_contacts = total_contacts + v_enrolled WHERE id = v_campaign.id;
+        v_changed := v_changed + v_enrolled + v_exited;
+    END LOOP;
+    RETURN v_changed;
+END
+$$;
+COMMENT ON FUNCTION campaigns.refresh_campaign_audiences(timestamptz) IS
+    'For active campaigns with refresh_audience: enrolls the segment''s new eligible members at the first step (due per the send strategy and window) and exits enrollments whose contact left the segment (reason segment_exit, queued mail cancelled). Dynamic segments are materialised into segment_contacts by their own refresh first. Returns the number of enrollments added plus exited. Run by pg_cron daily.';
