@@ -110,6 +110,7 @@ BEGIN
             DETAIL = format('campaign_id=%s', p_campaign_id), HINT = 'Add at least one email step.';
     END IF;
     PERFORM campaigns._validate_campaign_graph(v_campaign.tenant_id, p_campaign_id, 'QC105');
+    PERFORM campaigns._check_campaign_ab_tests(v_campaign.tenant_id, p_campaign_id);
 
     -- Set-based enrollment: the segment's mailable contacts, minus suppressed and already enrolled.
     INSERT INTO campaigns.campaign_contacts
@@ -196,7 +197,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.launch_campaign(uuid, timestamptz) IS
-    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE OR REPLACE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamptz, p_as_of timestamptz DEFAULT now())
 RETURNS void

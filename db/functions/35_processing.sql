@@ -142,6 +142,9 @@ BEGIN
     FROM campaigns.campaign_steps s
     WHERE w.status = 'run' AND w.emailed AND s.id = w.step_id AND s.step_type = 'email';
 
+    -- A/B-tested steps: the sample gets its variant, the rest is held until the winner is deployed.
+    PERFORM campaigns._route_ab_tests(p_as_of);
+
     -- Not mailable any more: exits rather than sends.
     UPDATE pg_temp._due_work w
     SET status = 'exited',
@@ -180,10 +183,10 @@ BEGIN
     -- every retry carries the same one.
     INSERT INTO campaigns.email_messages
         (id, tenant_id, campaign_id, step_id, enrollment_id, contact_id, sender_account_id, to_email,
-         next_attempt_at, smtp_message_id, queued_at)
+         next_attempt_at, smtp_message_id, queued_at, ab_variant_id)
     SELECT q.id, q.tenant_id, q.campaign_id, q.step_id, q.enrollment_id, q.contact_id, q.sender_account_id, q.email,
-           q.send_at, '<' || q.id || '@' || q.domain || '>', p_as_of
-    FROM (SELECT gen_random_uuid() AS id, w.tenant_id, w.campaign_id, w.step_id, w.enrollment_id, w.contact_id,
+           q.send_at, '<' || q.id || '@' || q.domain || '>', p_as_of, q.ab_variant_id
+    FROM (SELECT gen_random_uuid() AS id, w.tenant_id, w.campaign_id, w.step_id, w.enrollment_id, w.contact_id, w.ab_variant_id,
                  c.sender_account_id, ct.email, coalesce(w.send_at, p_as_of) AS send_at,
                  coalesce(nullif(split_part(coalesce(sa.from_email, c.from_email), '@', 2), ''), 'campaigns.invalid') AS domain
           FROM pg_temp._due_work w
@@ -339,7 +342,7 @@ BEGIN
         step_id            uuid,
         due_at             timestamptz NOT NULL,
         -- run: keep going; stop: wait for the next pass; deferred: limits or window moved due_at;
-        -- completed / exited: terminal.
+        -- held: held back by an A/B test until its winner is deployed; completed / exited: terminal.
         status             text NOT NULL,
         exit_reason        text,
         steps_completed    integer NOT NULL,
@@ -347,6 +350,7 @@ BEGIN
         completed_at       timestamptz,
         emailed            boolean NOT NULL DEFAULT false,
         send_at            timestamptz,
+        ab_variant_id      uuid,
         timezone           text NOT NULL
     ) ON COMMIT DROP;
     END IF;
@@ -414,7 +418,7 @@ BEGIN
     -- kept a concurrent pause or exit from changing these rows under us.
     UPDATE campaigns.campaign_contacts cc
     SET current_step_id = CASE WHEN w.status IN ('completed') THEN NULL ELSE w.step_id END,
-        next_email_scheduled_at = CASE WHEN w.status IN ('completed', 'exited') THEN NULL ELSE w.due_at END,
+        next_email_scheduled_at = CASE WHEN w.status IN ('completed', 'exited', 'held') THEN NULL ELSE w.due_at END,
         status = CASE w.status WHEN 'completed' THEN 'completed' WHEN 'exited' THEN 'exited' ELSE 'active' END,
         started_at = coalesce(cc.started_at, p_as_of),
         steps_completed = w.steps_completed,

@@ -1,0 +1,332 @@
+-- A/B tests on email steps: validation when saved, the reproducible split when enrollments first
+-- reach the step, the winner by a two-proportion z-test, and the release of the held-back
+-- enrollments with the winner. process_due_steps calls _route_ab_tests for the rows at email steps.
+
+CREATE OR REPLACE FUNCTION campaigns._validate_ab_test()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM campaigns.campaign_steps
+                   WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id AND id = NEW.step_id
+                     AND step_type = 'email') THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test must be attached to an email step',
+            DETAIL = format('step_id=%s', NEW.step_id);
+    END IF;
+    -- Settings are frozen once the sample is out; only the decision columns move after that.
+    IF TG_OP = 'UPDATE' AND OLD.status <> 'draft'
+       AND (NEW.step_id, NEW.sample_percent, NEW.duration_hours, NEW.win_metric, NEW.confidence_threshold,
+            NEW.minimum_sample_size, NEW.if_no_winner)
+           IS DISTINCT FROM
+           (OLD.step_id, OLD.sample_percent, OLD.duration_hours, OLD.win_metric, OLD.confidence_threshold,
+            OLD.minimum_sample_size, OLD.if_no_winner) THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC602', MESSAGE = 'a running or decided A/B test cannot be changed',
+            DETAIL = format('ab_test_id=%s status=%s', NEW.id, OLD.status);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER trg_ab_tests_validate
+    BEFORE INSERT OR UPDATE ON campaigns.ab_tests
+    FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_test();
+CREATE OR REPLACE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests
+    FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE OR REPLACE FUNCTION campaigns._validate_ab_variant()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_test_id uuid := coalesce(NEW.ab_test_id, OLD.ab_test_id);
+    v_tenant  uuid := coalesce(NEW.tenant_id, OLD.tenant_id);
+    v_status  text;
+BEGIN
+    -- The test row lock serialises variant changes, so the 5-variant limit holds.
+    SELECT status INTO v_status FROM campaigns.ab_tests WHERE tenant_id = v_tenant AND id = v_test_id FOR NO KEY UPDATE;
+    IF v_status <> 'draft' THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC602', MESSAGE = 'variants can only change while the A/B test is a draft',
+            DETAIL = format('ab_test_id=%s status=%s', v_test_id, v_status);
+    END IF;
+    IF TG_OP <> 'DELETE' AND (SELECT count(*) FROM campaigns.ab_test_variants
+                              WHERE tenant_id = v_tenant AND ab_test_id = v_test_id) > 5 THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test has at most 5 variants',
+            DETAIL = format('ab_test_id=%s', v_test_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER trg_ab_test_variants_validate
+    AFTER INSERT OR UPDATE OR DELETE ON campaigns.ab_test_variants
+    FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_variant();
+
+CREATE OR REPLACE FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_test uuid;
+BEGIN
+    SELECT t.id INTO v_test
+    FROM campaigns.ab_tests t
+    WHERE t.tenant_id = p_tenant_id AND t.campaign_id = p_campaign_id
+      AND (SELECT count(*) FROM campaigns.ab_test_variants v WHERE v.tenant_id = t.tenant_id AND v.ab_test_id = t.id)
+          NOT BETWEEN 2 AND 5
+    LIMIT 1;
+    IF v_test IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test needs 2 to 5 variants before launch',
+            DETAIL = format('campaign_id=%s ab_test_id=%s', p_campaign_id, v_test);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    -- Each variant gets floor(N * S / 100 / V) contacts; everyone else is held back for the winner.
+    SELECT CASE WHEN p_variants < 1 THEN 0 ELSE floor(p_audience * p_sample_percent / 100.0 / p_variants)::integer END
+$$;
+COMMENT ON FUNCTION campaigns.ab_split_sizes(integer, numeric, integer) IS
+    'The number of contacts per variant for an audience of p_audience, a sample of p_sample_percent and p_variants variants: floor(N * S / 100 / V).';
+
+CREATE OR REPLACE FUNCTION campaigns._start_ab_tests(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_test campaigns.ab_tests;
+BEGIN
+    -- Draft tests whose step the working set has reached. The row lock makes a concurrent run wait
+    -- and then see the test running, so the sample is assigned once.
+    FOR v_test IN
+        SELECT t.* FROM campaigns.ab_tests t
+        WHERE t.status = 'draft'
+          AND (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
+        ORDER BY t.id
+        FOR UPDATE
+    LOOP
+        CONTINUE WHEN v_test.status <> 'draft';
+        -- The sample: the campaign's current audience in a fixed pseudo-random order (md5 of test and
+        -- contact ids, so a re-run or a test gives the same split), cut into contiguous slices A, B, …
+        WITH audience AS (
+            SELECT cc.id AS enrollment_id, cc.contact_id,
+                   row_number() OVER (ORDER BY md5(v_test.id::text || cc.contact_id::text)) AS r,
+                   count(*) OVER () AS n
+            FROM campaigns.campaign_contacts cc
+            WHERE cc.tenant_id = v_test.tenant_id AND cc.campaign_id = v_test.campaign_id
+              AND cc.status IN ('enrolled', 'active', 'paused')
+        ), variants AS (
+            SELECT v.id, row_number() OVER (ORDER BY v.variant_name) - 1 AS slot, count(*) OVER () AS k
+            FROM campaigns.ab_test_variants v
+            WHERE v.tenant_id = v_test.tenant_id AND v.ab_test_id = v_test.id
+        ), sized AS (
+            SELECT a.*, campaigns.ab_split_sizes(a.n::integer, v_test.sample_percent, (SELECT max(k) FROM variants)::integer) AS per
+            FROM audience a
+        )
+        INSERT INTO campaigns.ab_test_assignments (tenant_id, ab_test_id, variant_id, contact_id, enrollment_id, assigned_at)
+        SELECT v_test.tenant_id, v_test.id, v.id, s.contact_id, s.enrollment_id, p_as_of
+        FROM sized s JOIN variants v ON v.slot = (s.r - 1) / s.per
+        WHERE s.per > 0 AND s.r <= s.per * v.k
+        ON CONFLICT ON CONSTRAINT uq_ab_test_assignments_contact DO NOTHING;
+
+        UPDATE campaigns.ab_tests SET status = 'running', started_at = p_as_of WHERE id = v_test.id;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._route_ab_tests(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM campaigns.ab_tests t
+                   WHERE (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')) THEN
+        RETURN;  -- no test on the steps at hand: the common case costs one probe
+    END IF;
+    PERFORM campaigns._start_ab_tests(p_as_of);
+
+    -- In the sample: the assigned variant.
+    UPDATE pg_temp._due_work w SET ab_variant_id = a.variant_id
+    FROM campaigns.ab_tests t
+    JOIN campaigns.ab_test_assignments a ON a.tenant_id = t.tenant_id AND a.ab_test_id = t.id
+    WHERE w.status = 'run' AND t.tenant_id = w.tenant_id AND t.step_id = w.step_id AND t.status <> 'draft'
+      AND a.enrollment_id = w.enrollment_id;
+    -- Held back: the winner once deployed; until then the enrollment waits at the step with no due
+    -- time, and the deployment gives it one.
+    UPDATE pg_temp._due_work w
+    SET ab_variant_id = CASE WHEN t.status = 'winner_deployed' THEN t.winner_variant_id END,
+        status = CASE WHEN t.status = 'winner_deployed' THEN w.status ELSE 'held' END
+    FROM campaigns.ab_tests t
+    WHERE w.status = 'run' AND w.ab_variant_id IS NULL AND t.tenant_id = w.tenant_id AND t.step_id = w.step_id
+      AND t.status IN ('running', 'winner_deployed');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._normal_cdf(p_z double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    -- Φ(z) from erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
+    WITH x AS (SELECT abs(p_z) / sqrt(2.0) AS x),
+         t AS (SELECT x, 1.0 / (1.0 + 0.3275911 * x) AS t FROM x),
+         e AS (SELECT 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+                          * exp(-x * x) AS erf FROM t)
+    SELECT CASE WHEN p_z >= 0 THEN 0.5 * (1.0 + erf) ELSE 0.5 * (1.0 - erf) END FROM e
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns.ab_test_results(p_ab_test_id uuid)
+RETURNS TABLE (variant_id uuid, variant_name text, is_control boolean, sent bigint, delivered bigint,
+               unique_opens bigint, unique_clicks bigint, open_rate numeric, click_rate numeric,
+               confidence numeric, lift numeric, is_winner boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+    WITH t AS (
+        SELECT * FROM campaigns.ab_tests WHERE id = p_ab_test_id
+    ), stats AS (
+        -- The sample's mail only: once the winner is deployed its variant also goes to the held-back
+        -- contacts, whose mail must not move the comparison.
+        SELECT v.id, v.variant_name, v.is_control,
+               count(m.id) FILTER (WHERE m.sent_at IS NOT NULL) AS sent,
+               count(m.id) FILTER (WHERE m.delivered_at IS NOT NULL) AS delivered,
+               count(m.id) FILTER (WHERE m.delivered_at IS NOT NULL AND m.first_opened_at IS NOT NULL) AS opens,
+               count(m.id) FILTER (WHERE m.delivered_at IS NOT NULL AND m.first_clicked_at IS NOT NULL) AS clicks
+        FROM t
+        JOIN campaigns.ab_test_variants v ON v.tenant_id = t.tenant_id AND v.ab_test_id = t.id
+        LEFT JOIN campaigns.ab_test_assignments a ON a.tenant_id = v.tenant_id AND a.variant_id = v.id
+        LEFT JOIN campaigns.email_messages m ON m.tenant_id = a.tenant_id AND m.enrollment_id = a.enrollment_id
+                                           AND m.step_id = t.step_id
+        GROUP BY v.id, v.variant_name, v.is_control
+    ), rated AS (
+        SELECT s.*,
+               CASE WHEN s.delivered = 0 THEN 0 ELSE s.opens::numeric / s.delivered END AS p_open,
+               CASE WHEN s.delivered = 0 THEN 0 ELSE s.clicks::numeric / s.delivered END AS p_click,
+               CASE WHEN s.delivered = 0 THEN 0
+                    WHEN (SELECT win_metric FROM t) = 'click_rate' THEN s.clicks::numeric / s.delivered
+                    ELSE s.opens::numeric / s.delivered END AS p
+        FROM stats s
+    ), ranked AS (
+        SELECT r.*, row_number() OVER (ORDER BY r.p DESC, r.is_control DESC, r.variant_name) AS rank
+        FROM rated r
+    ), top2 AS (
+        SELECT (SELECT p FROM ranked WHERE rank = 1) AS p1, (SELECT delivered FROM ranked WHERE rank = 1) AS n1,
+               (SELECT p FROM ranked WHERE rank = 2) AS p2, (SELECT delivered FROM ranked WHERE rank = 2) AS n2
+    ), z AS (
+        -- Two-proportion z-test between the leader and the runner-up; a zero standard error
+        -- (equal rates of 0% or 100%, or an empty variant) gives no confidence rather than an error.
+        SELECT CASE WHEN n1 > 0 AND n2 > 0 AND pooled > 0 AND pooled < 1
+                    THEN abs(p1 - p2) / sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2)) END AS z
+        FROM (SELECT p1, n1, p2, n2, (p1 * n1 + p2 * n2) / nullif(n1 + n2, 0) AS pooled FROM top2) x
+    ), control AS (
+        SELECT coalesce((SELECT p FROM ranked WHERE is_control), (SELECT p FROM ranked ORDER BY variant_name LIMIT 1)) AS p
+    )
+    SELECT r.id, r.variant_name, r.is_control, r.sent, r.delivered, r.opens, r.clicks,
+           round(100 * r.p_open, 2), round(100 * r.p_click, 2),
+           -- Two-sided confidence that the leader beats the runner-up, in percent; shown on the leader.
+           CASE WHEN r.rank = 1 THEN round((100 * (2 * campaigns._normal_cdf(coalesce((SELECT z FROM z), 0)) - 1))::numeric, 2) END,
+           CASE WHEN (SELECT p FROM control) > 0 THEN round(100 * (r.p - (SELECT p FROM control)) / (SELECT p FROM control), 2) END,
+           r.id = (SELECT winner_variant_id FROM t)
+    FROM ranked r
+    ORDER BY r.variant_name
+$$;
+COMMENT ON FUNCTION campaigns.ab_test_results(uuid) IS
+    'Per-variant results of an A/B test''s sample: sent, delivered, unique opens and clicks (of delivered mail), open and click rates in percent, the leader''s two-sided confidence against the runner-up (two-proportion z-test on the win metric), lift against the control ((variant - control) / control, percent), and whether it is the deployed winner.';
+
+CREATE OR REPLACE FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_released integer;
+BEGIN
+    -- Deciding and releasing in one transaction: a crash leaves neither, and the next run decides
+    -- again; a deployed test is never deployed twice.
+    UPDATE campaigns.ab_tests
+    SET status = 'winner_deployed', winner_variant_id = p_winner, decided_at = p_as_of, decision = p_decision
+    WHERE id = p_test.id AND status = 'running';
+    -- The figures the decision was taken on (computed after the winner is set, so is_winner is right).
+    UPDATE campaigns.ab_tests
+    SET results_summary = (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.variant_name) FROM campaigns.ab_test_results(p_test.id) r)
+    WHERE id = p_test.id;
+    UPDATE campaigns.campaign_contacts
+    SET next_email_scheduled_at = p_as_of, updated_at = now()
+    WHERE tenant_id = p_test.tenant_id AND campaign_id = p_test.campaign_id AND current_step_id = p_test.step_id
+      AND status IN ('enrolled', 'active', 'paused') AND next_email_scheduled_at IS NULL;
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    RETURN v_released;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+DECLARE
+    v_test     campaigns.ab_tests;
+    v_leader   record;
+    v_control  uuid;
+    v_decided  integer := 0;
+    v_enough   boolean;
+BEGIN
+    FOR v_test IN
+        SELECT * FROM campaigns.ab_tests
+        WHERE status = 'running' AND started_at + make_interval(secs => duration_hours * 3600) <= p_as_of
+        ORDER BY started_at
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        SELECT * INTO v_leader FROM campaigns.ab_test_results(v_test.id) r WHERE r.confidence IS NOT NULL;
+        SELECT bool_and(r.delivered >= v_test.minimum_sample_size) INTO v_enough FROM campaigns.ab_test_results(v_test.id) r;
+        SELECT coalesce((SELECT id FROM campaigns.ab_test_variants WHERE tenant_id = v_test.tenant_id AND ab_test_id = v_test.id AND is_control),
+                        (SELECT id FROM campaigns.ab_test_variants WHERE tenant_id = v_test.tenant_id AND ab_test_id = v_test.id
+                         ORDER BY variant_name LIMIT 1))
+          INTO v_control;
+        IF v_leader.variant_id IS NOT NULL AND v_enough AND v_leader.confidence >= v_test.confidence_threshold THEN
+            PERFORM campaigns._deploy_ab_winner(v_test, v_leader.variant_id, 'significant', p_as_of);
+        ELSE
+            PERFORM campaigns._deploy_ab_winner(v_test, v_control, 'no_winner', p_as_of);
+        END IF;
+        v_decided := v_decided + 1;
+    END LOOP;
+    RETURN v_decided;
+END
+$$;
+COMMENT ON FUNCTION campaigns.evaluate_ab_tests(timestamptz) IS
+    'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
+
+CREATE OR REPLACE FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_test campaigns.ab_tests;
+BEGIN
+    SELECT * INTO v_test FROM campaigns.ab_tests WHERE id = p_ab_test_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'A/B test not found', DETAIL = format('ab_test_id=%s', p_ab_test_id);
+    END IF;
+    IF v_test.status <> 'running' THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC602', MESSAGE = 'only a running A/B test can be decided',
+            DETAIL = format('ab_test_id=%s status=%s', p_ab_test_id, v_test.status);
+    END IF;
+    IF NOT EXISTS (SELECT FROM campaigns.ab_test_variants WHERE tenant_id = v_test.tenant_id AND ab_test_id = v_test.id AND id = p_variant_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'variant not found in this A/B test',
+            DETAIL = format('ab_test_id=%s variant_id=%s', p_ab_test_id, p_variant_id);
+    END IF;
+    RETURN campaigns._deploy_ab_winner(v_test, p_variant_id, 'manual', p_as_of);
+END
+$$;
+COMMENT ON FUNCTION campaigns.choose_ab_winner(uuid, uuid, timestamptz) IS
+    'Picks the winner of a running A/B test by hand and deploys it at once (held-back enrollments released with its content). QC404 for an unknown test or a variant of another test, QC602 when the test is not running. Returns the number of enrollments released.';
