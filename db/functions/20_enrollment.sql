@@ -230,42 +230,158 @@ $$;
 COMMENT ON FUNCTION campaigns.unschedule_campaign(uuid) IS
     'Cancels the schedule of a scheduled campaign, returning it to draft (QC409 otherwise).';
 
+CREATE OR REPLACE FUNCTION campaigns.schedule_recurring_campaign(
+    p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamptz DEFAULT now())
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_error text := campaigns._recurrence_error(p_recurrence);
+    v_rec   jsonb;
+    v_next  timestamptz;
+BEGIN
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'invalid recurrence: ' || v_error,
+            HINT = 'See COMMENT ON FUNCTION campaigns.next_occurrence.';
+    END IF;
+    PERFORM campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled'], 'schedule');
+    -- The series is anchored on its start day (today in its timezone unless given).
+    v_rec := jsonb_build_object('start_date',
+                 ((p_as_of AT TIME ZONE coalesce(p_recurrence->>'timezone', 'UTC'))::date)::text) || p_recurrence;
+    v_next := campaigns.next_occurrence(v_rec, p_as_of);
+    IF v_next IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'the recurrence has no occurrence after now',
+            DETAIL = format('recurrence=%s as_of=%s', v_rec, p_as_of);
+    END IF;
+    UPDATE campaigns.campaigns
+    SET status = 'scheduled', recurrence = v_rec, scheduled_at = v_next, occurrence_count = 0, schedule_error = NULL
+    WHERE id = p_campaign_id;
+    RETURN v_next;
+END
+$$;
+COMMENT ON FUNCTION campaigns.schedule_recurring_campaign(uuid, jsonb, timestamptz) IS
+    'Makes a draft campaign a recurring template (see next_occurrence for the recurrence object) and schedules its first occurrence after p_as_of, which it returns. At each occurrence launch_scheduled_campaigns launches a clone of it (parent_campaign_id points back), so every occurrence is a new run. QC422 for an invalid recurrence, QC301 when no occurrence remains, QC409 unless draft or scheduled.';
+
+CREATE OR REPLACE FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_parent campaigns.campaigns;
+    v_child  uuid;
+BEGIN
+    SELECT * INTO v_parent FROM campaigns.campaigns WHERE id = p_parent_id;
+    v_child := campaigns.clone_campaign(p_parent_id);
+    UPDATE campaigns.campaigns
+    SET name = left(v_parent.name, 230) || ' — ' ||
+               to_char(v_parent.scheduled_at AT TIME ZONE coalesce(v_parent.recurrence->>'timezone', 'UTC'), 'YYYY-MM-DD HH24:MI'),
+        parent_campaign_id = p_parent_id
+    WHERE id = v_child;
+    PERFORM campaigns.launch_campaign(v_child, p_as_of);
+    RETURN v_child;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamptz DEFAULT now())
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    v_id       uuid;
+    v_campaign campaigns.campaigns;
     v_launched integer := 0;
     v_state    text;
     v_message  text;
+    v_next     timestamptz;
 BEGIN
     -- One campaign at a time, each in its own subtransaction: a failing launch is recorded on its
     -- campaign and does not stop the others. SKIP LOCKED lets a concurrent run take other rows.
-    FOR v_id IN
-        SELECT c.id FROM campaigns.campaigns c
+    FOR v_campaign IN
+        SELECT * FROM campaigns.campaigns c
         WHERE c.status = 'scheduled' AND c.scheduled_at <= p_as_of
         ORDER BY c.scheduled_at
         FOR UPDATE SKIP LOCKED
     LOOP
         BEGIN
-            PERFORM campaigns.launch_campaign(v_id, p_as_of);
+            IF v_campaign.recurrence IS NULL THEN
+                PERFORM campaigns.launch_campaign(v_campaign.id, p_as_of);
+            ELSE
+                PERFORM campaigns._launch_occurrence(v_campaign.id, p_as_of);
+            END IF;
             v_launched := v_launched + 1;
+            UPDATE campaigns.campaigns SET schedule_error = NULL WHERE id = v_campaign.id AND recurrence IS NOT NULL;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
-            -- The schedule failed: back to draft with the error kept for the user to read.
+            -- Kept for the user to read. A one-off schedule goes back to draft; a series carries on.
             UPDATE campaigns.campaigns
-            SET status = 'draft', scheduled_at = NULL, schedule_error = v_state || ': ' || v_message
-            WHERE id = v_id;
-            RAISE WARNING 'scheduled launch of campaign % failed: % %', v_id, v_state, v_message;
+            SET schedule_error = v_state || ': ' || v_message,
+                status = CASE WHEN recurrence IS NULL THEN 'draft' ELSE status END,
+                scheduled_at = CASE WHEN recurrence IS NULL THEN NULL ELSE scheduled_at END
+            WHERE id = v_campaign.id;
+            RAISE WARNING 'scheduled launch of campaign % failed: % %', v_campaign.id, v_state, v_message;
         END;
+        IF v_campaign.recurrence IS NOT NULL THEN
+            -- The next occurrence after this one; the series completes after its last.
+            v_next := campaigns.next_occurrence(v_campaign.recurrence, v_campaign.scheduled_at);
+            UPDATE campaigns.campaigns
+            SET occurrence_count = occurrence_count + 1,
+                scheduled_at = CASE WHEN v_next IS NULL OR occurrence_count + 1 >= coalesce((recurrence->>'occurrences')::integer, 2147483647)
+                                    THEN NULL ELSE v_next END,
+                status = CASE WHEN v_next IS NULL OR occurrence_count + 1 >= coalesce((recurrence->>'occurrences')::integer, 2147483647)
+                              THEN 'completed' ELSE 'scheduled' END,
+                completed_at = CASE WHEN v_next IS NULL OR occurrence_count + 1 >= coalesce((recurrence->>'occurrences')::integer, 2147483647)
+                                    THEN p_as_of END
+            WHERE id = v_campaign.id;
+        END IF;
     END LOOP;
     RETURN v_launched;
 END
 $$;
 COMMENT ON FUNCTION campaigns.launch_scheduled_campaigns(timestamptz) IS
-    'Launches every scheduled campaign whose scheduled_at is at or before p_as_of, exactly once. A failed launch returns that campaign to draft with schedule_error set and does not stop the others. Returns the number launched. Run by pg_cron every minute.';
+    'Launches every scheduled campaign whose scheduled_at is at or before p_as_of, exactly once; for a recurring template it launches a clone and moves scheduled_at to the next occurrence (completing the series after its last). A failed launch keeps its error in schedule_error and does not stop the others: a one-off schedule returns to draft, a series goes on. Returns the number launched. Run by pg_cron every minute.';
+
+CREATE OR REPLACE FUNCTION campaigns.preview_send_times(
+    p_campaign_id uuid, p_sample_size integer DEFAULT 10, p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (contact_id uuid, email text, contact_timezone text, send_time timestamptz, send_time_local text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+-- Changed per row below to print each zone's abbreviation; restored when the function returns.
+SET timezone = 'UTC'
+AS $$
+DECLARE
+    v_campaign campaigns.campaigns;
+    v_row      record;
+BEGIN
+    IF p_sample_size IS NULL OR p_sample_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_sample_size must be 1 to 1000';
+    END IF;
+    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found', DETAIL = format('campaign_id=%s', p_campaign_id);
+    END IF;
+    FOR v_row IN
+        SELECT c.id, c.email, coalesce(c.timezone, v_campaign.timezone) AS tz
+        FROM campaigns.segment_contacts sc
+        JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
+        WHERE sc.tenant_id = v_campaign.tenant_id AND sc.segment_id = v_campaign.segment_id AND c.status = 'active'
+        ORDER BY c.email
+        LIMIT p_sample_size
+    LOOP
+        contact_id := v_row.id;
+        email := v_row.email;
+        contact_timezone := v_row.tz;
+        send_time := campaigns._first_due_at(v_campaign, v_row.id, v_row.tz,
+                         CASE WHEN v_campaign.status = 'scheduled' THEN greatest(p_as_of, v_campaign.scheduled_at) ELSE p_as_of END);
+        PERFORM set_config('timezone', v_row.tz, true);
+        send_time_local := to_char(send_time, 'YYYY-MM-DD HH24:MI:SS TZ');
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION campaigns.preview_send_times(uuid, integer, timestamptz) IS
+    'When the first email would go to a sample of the campaign''s audience if launched at p_as_of (or at its scheduled time): contact, timezone, the instant in UTC and the local time as "YYYY-MM-DD HH:mm:ss ZZZ" (zone abbreviation), from the send strategy and the sending window.';
 
 CREATE OR REPLACE FUNCTION campaigns.pause_campaign(p_campaign_id uuid)
 RETURNS integer

@@ -177,6 +177,8 @@ BEGIN
       AND (c.sending_days IS NOT NULL OR c.sending_window_start IS NOT NULL)
       AND campaigns.next_window_open(p_as_of, w.timezone, c.sending_days, c.sending_window_start, c.sending_window_end) > p_as_of;
 
+    PERFORM campaigns._apply_blackouts(p_as_of);
+    PERFORM campaigns._apply_contact_caps(p_as_of);
     PERFORM campaigns._apply_send_limits(p_as_of);
 
     -- Queue the email: exactly one row per (enrollment, step), ever. The Message-ID is fixed here so
@@ -204,6 +206,96 @@ BEGIN
     FROM campaigns.campaign_steps s
     WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email';
     RETURN v_queued;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._apply_blackouts(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM campaigns.blackout_dates b
+                   WHERE b.ends_on >= (p_as_of - interval '1 day')::date AND b.starts_on <= (p_as_of + interval '1 day')::date
+                     AND b.tenant_id IN (SELECT tenant_id FROM pg_temp._due_work WHERE status = 'run')) THEN
+        RETURN;  -- no blackout around today for these tenants
+    END IF;
+    -- The recipient's local day decides. delay: to the next day no delay/skip blackout covers, at
+    -- the window start (09:00 without a window); skip: past this email step without sending it
+    -- (the rest of the sequence goes on from the next pass).
+    WITH b AS (
+        SELECT w.enrollment_id, s.next_step_id, c.sending_days, c.sending_window_start, c.sending_window_end,
+               (p_as_of AT TIME ZONE w.timezone)::date AS today, w.timezone, w.tenant_id, w.campaign_id,
+               campaigns.blackout_action(w.tenant_id, w.campaign_id, (p_as_of AT TIME ZONE w.timezone)::date) AS action
+        FROM pg_temp._due_work w
+        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
+        WHERE w.status = 'run'
+    )
+    UPDATE pg_temp._due_work w
+    SET status = CASE b.action WHEN 'delay' THEN 'deferred' ELSE 'stop' END,
+        step_id = CASE b.action WHEN 'skip' THEN b.next_step_id ELSE w.step_id END,
+        due_at = CASE b.action
+            WHEN 'delay' THEN campaigns.next_window_open(
+                (campaigns._next_unblocked_day(b.tenant_id, b.campaign_id, b.today)
+                 + coalesce(b.sending_window_start, time '09:00')) AT TIME ZONE b.timezone,
+                b.timezone, b.sending_days, b.sending_window_start, b.sending_window_end)
+            ELSE w.due_at END
+    FROM b
+    WHERE w.enrollment_id = b.enrollment_id AND b.action IN ('delay', 'skip');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._apply_contact_caps(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM campaigns.tenants t
+                   WHERE (t.max_emails_per_contact_per_day IS NOT NULL OR t.min_hours_between_emails IS NOT NULL)
+                     AND t.id IN (SELECT tenant_id FROM pg_temp._due_work WHERE status = 'run')) THEN
+        RETURN;
+    END IF;
+    -- Per contact across the tenant's campaigns. Concurrent runs serialise per capped contact.
+    PERFORM pg_advisory_xact_lock(k.key)
+    FROM (SELECT DISTINCT hashtextextended('campaigns.contact_cap:' || w.contact_id, 0) AS key
+          FROM pg_temp._due_work w JOIN campaigns.tenants t ON t.id = w.tenant_id
+          WHERE w.status = 'run' AND (t.max_emails_per_contact_per_day IS NOT NULL OR t.min_hours_between_emails IS NOT NULL)) k
+    ORDER BY k.key;
+
+    WITH candidates AS (
+        SELECT w.enrollment_id, w.tenant_id, w.contact_id,
+               t.max_emails_per_contact_per_day AS cap, make_interval(secs => t.min_hours_between_emails * 3600) AS gap,
+               row_number() OVER (PARTITION BY w.tenant_id, w.contact_id
+                                  ORDER BY (w.steps_completed = 0), w.due_at, w.enrollment_id) AS rank
+        FROM pg_temp._due_work w
+        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
+        JOIN campaigns.tenants t ON t.id = w.tenant_id
+        WHERE w.status = 'run' AND (t.max_emails_per_contact_per_day IS NOT NULL OR t.min_hours_between_emails IS NOT NULL)
+    ), recent AS (
+        SELECT k.tenant_id, k.contact_id, count(m.id) AS n, min(m.queued_at) AS oldest, max(m.queued_at) AS latest
+        FROM (SELECT DISTINCT tenant_id, contact_id FROM candidates) k
+        LEFT JOIN campaigns.email_messages m
+               ON m.tenant_id = k.tenant_id AND m.contact_id = k.contact_id AND m.status <> 'cancelled'
+              AND m.queued_at > p_as_of - interval '24 hours'
+        GROUP BY 1, 2
+    ), verdict AS (
+        SELECT k.enrollment_id,
+               -- Over the daily cap: when the oldest of the last 24 hours' emails ages out.
+               CASE WHEN k.cap IS NOT NULL AND r.n + k.rank > k.cap
+                    THEN coalesce(r.oldest, p_as_of) + interval '24 hours' END AS cap_due,
+               -- Too soon after the last one (or after another queued in this very pass).
+               CASE WHEN k.gap IS NOT NULL AND (k.rank > 1 OR r.latest > p_as_of - k.gap)
+                    THEN greatest(r.latest, CASE WHEN k.rank > 1 THEN p_as_of END) + k.gap END AS gap_due
+        FROM candidates k JOIN recent r ON r.tenant_id = k.tenant_id AND r.contact_id = k.contact_id
+    )
+    UPDATE pg_temp._due_work w
+    SET status = 'deferred', due_at = greatest(v.cap_due, v.gap_due)
+    FROM verdict v
+    WHERE w.enrollment_id = v.enrollment_id AND (v.cap_due IS NOT NULL OR v.gap_due IS NOT NULL);
 END
 $$;
 

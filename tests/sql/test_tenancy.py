@@ -108,6 +108,11 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
     insert(conn, "suppression_audit", tenant_id=tid, email=f"gone-{name}@example.com", action="added", reason="test", actor_id=uid)
     insert(conn, "campaign_analytics", tenant_id=tid, campaign_id=campaign, date=date(2024, 1, 1), emails_sent=1)
     insert(conn, "campaign_alerts", tenant_id=tid, campaign_id=campaign, kind="bounce_rate", value=6, threshold=5, action_taken="paused")
+    test = insert(conn, "ab_tests", tenant_id=tid, campaign_id=campaign, step_id=step)
+    variant = insert(conn, "ab_test_variants", tenant_id=tid, ab_test_id=test, variant_name="A")
+    insert(conn, "ab_test_assignments", tenant_id=tid, ab_test_id=test, variant_id=variant, contact_id=contact,
+           enrollment_id=enrollment)
+    insert(conn, "blackout_dates", tenant_id=tid, name="holiday", starts_on=date(2026, 12, 25), ends_on=date(2026, 12, 26))
     return {**t, "contact": contact, "segment": segment, "campaign": campaign, "step": step}
 
 
