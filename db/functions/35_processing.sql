@@ -25,12 +25,14 @@ BEGIN
         WHERE cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id AND cc.status IN ('enrolled', 'active', 'paused')
     )
     SELECT count(*) INTO v_ended FROM ended;
-    -- A separate statement: the exits above waited for any run holding those enrollments, and this
-    -- one's fresh snapshot sees the mail that run committed meanwhile.
-    UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
-    FROM campaigns.campaigns c
-    WHERE c.status = 'completed' AND c.completed_at = p_as_of AND c.end_date <= p_as_of
-      AND m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status = 'queued';
+    IF v_ended > 0 THEN
+        -- A separate statement: the exits above waited for any run holding those enrollments, and
+        -- this one's fresh snapshot sees the mail that run committed meanwhile.
+        UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
+        FROM campaigns.campaigns c
+        WHERE c.status = 'completed' AND c.completed_at = p_as_of AND c.end_date <= p_as_of
+          AND m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status = 'queued';
+    END IF;
     RETURN v_ended;
 END
 $$;
@@ -146,18 +148,18 @@ BEGIN
     PERFORM campaigns._route_ab_tests(p_as_of);
 
     -- Not mailable any more: exits rather than sends.
+    -- Driven from the working set (two index probes per row), never from the contacts table.
     UPDATE pg_temp._due_work w
     SET status = 'exited',
-        exit_reason = CASE ct.status WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' THEN 'bounced' ELSE 'suppressed' END
-    FROM campaigns.campaign_steps s, campaigns.contacts ct
+        exit_reason = CASE w.contact_status WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' THEN 'bounced' ELSE 'suppressed' END
+    FROM campaigns.campaign_steps s
     WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
-      AND ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
-      AND (ct.status <> 'active'
+      AND (w.contact_status <> 'active'
            OR EXISTS (SELECT FROM campaigns.suppressions x
-                      WHERE x.tenant_id = ct.tenant_id AND lower(x.email) = lower(ct.email)
+                      WHERE x.tenant_id = w.tenant_id AND lower(x.email) = lower(w.email)
                         AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
            OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                      WHERE lower(g.email) = lower(ct.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
+                      WHERE lower(g.email) = lower(w.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
 
     -- A deactivated sender account holds its campaigns' mail: try again in an hour.
     UPDATE pg_temp._due_work w SET status = 'deferred', due_at = p_as_of + interval '1 hour'
@@ -189,12 +191,11 @@ BEGIN
     SELECT q.id, q.tenant_id, q.campaign_id, q.step_id, q.enrollment_id, q.contact_id, q.sender_account_id, q.email,
            q.send_at, '<' || q.id || '@' || q.domain || '>', p_as_of, q.ab_variant_id
     FROM (SELECT gen_random_uuid() AS id, w.tenant_id, w.campaign_id, w.step_id, w.enrollment_id, w.contact_id, w.ab_variant_id,
-                 c.sender_account_id, ct.email, coalesce(w.send_at, p_as_of) AS send_at,
+                 c.sender_account_id, w.email, coalesce(w.send_at, p_as_of) AS send_at,
                  coalesce(nullif(split_part(coalesce(sa.from_email, c.from_email), '@', 2), ''), 'campaigns.invalid') AS domain
           FROM pg_temp._due_work w
           JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
           JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-          JOIN campaigns.contacts ct ON ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
           LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
           WHERE w.status = 'run') q
     ON CONFLICT ON CONSTRAINT uq_email_messages_enrollment_step DO NOTHING;
@@ -413,14 +414,18 @@ DECLARE
     c_max_hops CONSTANT integer := 21;
     v_claimed  integer;
     v_queued   integer := 0;
+    v_ids      uuid[];
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 OR p_as_of IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_batch_size must be positive and p_as_of set';
     END IF;
     PERFORM campaigns._end_expired_campaigns(p_as_of);
     -- The idle tick: nothing due means no working set to build (one probe of the due index).
-    IF NOT EXISTS (SELECT FROM campaigns.campaign_contacts d
-                   WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of) THEN
+    -- Written as "the earliest due time" so the plan is always one step down the due index: an
+    -- EXISTS here was planned as a sequential scan when many enrollments are active but not due.
+    IF coalesce((SELECT d.next_email_scheduled_at FROM campaigns.campaign_contacts d
+                 WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at IS NOT NULL
+                 ORDER BY d.next_email_scheduled_at LIMIT 1) > p_as_of, true) THEN
         RETURN 0;
     END IF;
 
@@ -443,7 +448,10 @@ BEGIN
         emailed            boolean NOT NULL DEFAULT false,
         send_at            timestamptz,
         ab_variant_id      uuid,
-        timezone           text NOT NULL
+        timezone           text NOT NULL,
+        -- The contact's address and status as claimed (no action step changes either).
+        email              text NOT NULL,
+        contact_status     text NOT NULL
     ) ON COMMIT DROP;
     END IF;
     TRUNCATE pg_temp._due_work;
@@ -452,9 +460,9 @@ BEGIN
     -- pause, or an event) holds. The partial index ix_campaign_contacts_due serves the scan in order.
     INSERT INTO pg_temp._due_work
         (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
-         last_email_sent_at, timezone)
+         last_email_sent_at, timezone, email, contact_status)
     SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
-           cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone)
+           cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone), ct.email, ct.status
     FROM (SELECT * FROM campaigns.campaign_contacts d
           WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
             AND EXISTS (SELECT FROM campaigns.campaigns a
@@ -506,8 +514,10 @@ BEGIN
     -- A loop of instant steps with no wait: stop it rather than spin.
     UPDATE pg_temp._due_work SET status = 'exited', exit_reason = 'hop_limit' WHERE status = 'run';
 
-    -- One write per enrollment. The status guard is belt and braces: the claim's row locks already
-    -- kept a concurrent pause or exit from changing these rows under us.
+    -- One write per enrollment, found by primary key (id = ANY: without it the status filter led the
+    -- planner to a bitmap scan of every enrolled/active row). The status guard is belt and braces:
+    -- the claim's row locks already kept a concurrent pause or exit from changing these rows.
+    SELECT array_agg(enrollment_id) INTO v_ids FROM pg_temp._due_work;
     UPDATE campaigns.campaign_contacts cc
     SET current_step_id = CASE WHEN w.status IN ('completed') THEN NULL ELSE w.step_id END,
         next_email_scheduled_at = CASE WHEN w.status IN ('completed', 'exited', 'held') THEN NULL ELSE w.due_at END,
@@ -520,7 +530,7 @@ BEGIN
         exit_reason = w.exit_reason,
         updated_at = now()
     FROM pg_temp._due_work w
-    WHERE cc.id = w.enrollment_id AND cc.status IN ('enrolled', 'active');
+    WHERE cc.id = ANY (v_ids) AND cc.id = w.enrollment_id AND cc.status IN ('enrolled', 'active');
 
     IF v_queued > 0 THEN
         PERFORM pg_notify('campaigns_outbox', v_queued::text);
