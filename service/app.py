@@ -9,10 +9,21 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
+from service.api import api_router
+from service.api.openapi import SECURITY_COMPONENTS, attach_examples
 from service.config import get_settings, resolve_database_url
 from service.db import create_pool
 from service.errors import exception_handlers
 from service.health import HealthController
+from service.metrics import metrics
+from service.report.routes import campaign_report_page
+from service.tracking.routes import public_route_handlers
+from service.worker.lifespan import worker_lifespan
+
+# Routes outside /api that need no API key. The lead adds the outbox worker's public tracking
+# routes here (service.tracking.routes.public_route_handlers: open pixel, click redirect,
+# unsubscribe); they authenticate by signed token, not by API key.
+PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, metrics]
 
 
 def create_app(database_url: str | None = None) -> Litestar:
@@ -30,14 +41,19 @@ def create_app(database_url: str | None = None) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[HealthController],
-        lifespan=[lifespan],
+        route_handlers=[HealthController, api_router(), *PUBLIC_ROUTE_HANDLERS],
+        # The database pool first; the in-process outbox worker (CAMPAIGNS_WORKER_IN_API=1) after it.
+        lifespan=[lifespan, worker_lifespan],
+        on_startup=[attach_examples],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Campaigns API",
             version="0.1.0",
-            description="Multi-tenant email campaign engine. Authenticate with `Authorization: Bearer <api key>`.",
+            description="Multi-tenant email campaign engine. Authenticate with `Authorization: Bearer <api key>`. "
+                        "Every error is RFC 9457 problem details (`application/problem+json`) with a stable `code`; "
+                        "see docs/api.md.",
             path="/docs",
+            components=SECURITY_COMPONENTS,
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )

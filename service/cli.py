@@ -66,6 +66,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    # A SIGTERM that arrives while the worker is still starting stops it cleanly too.
+    early: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
+
+    from service.worker import WorkerOptions, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        options = WorkerOptions.from_settings()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stats = asyncio.run(run_worker(resolve_database_url(), options, once=args.once, stop_now=bool(early)))
+    if args.once:
+        print(stats.summary())
+    return 0
+
+
+def cmd_smtp_catcher(args: argparse.Namespace) -> int:
+    from service.smtp_catcher import print_list, serve
+
+    settings = get_settings()
+    maildir = args.maildir or settings.maildir
+    if args.list:
+        return print_list(maildir)
+    return serve(maildir, args.host, args.port or settings.smtp_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="campaignctl", description="PostgreSQL-native email campaign engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="the outbox worker: send queued mail over SMTP")
+    worker.add_argument("--once", action="store_true", help="send what is due now, then exit 0")
+    worker.set_defaults(func=cmd_worker)
+
+    catcher = sub.add_parser("smtp-catcher", help="a local SMTP server that keeps what it receives in a Maildir")
+    catcher.add_argument("--list", action="store_true", help="list the caught messages and exit")
+    catcher.add_argument("--host", default="127.0.0.1")
+    catcher.add_argument("--port", type=int, default=None, help="default: SMTP_PORT (1025)")
+    catcher.add_argument("--maildir", default=None, help="default: CAMPAIGNS_MAILDIR (.local/mail)")
+    catcher.set_defaults(func=cmd_smtp_catcher)
 
     sub.add_parser("run", help="the whole system locally: database, migrations, demo tenant, API").set_defaults(func=cmd_run)
     return parser

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from uuid import UUID
 
+import msgspec
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.adapt import Loader
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 # Every API transaction runs as this role, so Row Level Security applies whoever connects.
 APP_ROLE = "campaigns_app"
+
+T = TypeVar("T")
 
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:
@@ -31,10 +37,78 @@ def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> AsyncConnect
     )
 
 
+@dataclass(frozen=True)
+class AuthContext:
+    """Who the presented API key acts for."""
+
+    tenant_id: UUID
+    user_id: UUID
+
+
+async def authenticate(pool: AsyncConnectionPool, api_key: str) -> AuthContext | None:
+    """Resolve an API key through campaigns.authenticate_api_key (SECURITY DEFINER, hashes only)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT tenant_id, user_id FROM campaigns.authenticate_api_key(%s)", (api_key,)
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return AuthContext(tenant_id=row["tenant_id"], user_id=row["user_id"])
+
+
 @asynccontextmanager
-async def tenant_transaction(pool: AsyncConnectionPool, tenant_id: UUID) -> AsyncIterator[psycopg.AsyncConnection]:
-    """One transaction with campaigns.tenant_id set locally: RLS shows this tenant's rows only."""
+async def tenant_transaction(
+    pool: AsyncConnectionPool, tenant_id: UUID, user_id: UUID | None = None
+) -> AsyncIterator[psycopg.AsyncConnection]:
+    """One transaction with campaigns.tenant_id (and campaigns.user_id) set locally: RLS shows this
+    tenant's rows only, and functions that record an actor (created_by, approvals, audit) read the user.
+
+    Commits when the block ends normally, rolls back when it raises."""
     async with pool.connection() as conn:
         async with conn.transaction():
-            await conn.execute("SELECT set_config('campaigns.tenant_id', %s, true)", (str(tenant_id),))
+            await conn.execute(
+                "SELECT set_config('campaigns.tenant_id', %s, true), set_config('campaigns.user_id', %s, true)",
+                (str(tenant_id), str(user_id) if user_id else ""),
+            )
             yield conn
+
+
+class _RawJson(Loader):
+    """json / jsonb columns as their bytes: msgspec decodes them straight into the response Struct."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+class ResponseShapeError(RuntimeError):
+    """A query's document did not fit the response type: a bug in the query or the Struct (a 500)."""
+
+
+class Db:
+    """The request's connection inside its tenant transaction.
+
+    Every read query returns one row whose first column is a JSON document (to_jsonb of a row, or a
+    jsonb_build_object of a page); `doc` decodes it into the response Struct in one step."""
+
+    def __init__(self, conn: psycopg.AsyncConnection, auth: AuthContext | None = None) -> None:
+        self.conn = conn
+        self.auth = auth
+
+    async def doc(self, query: str, params: Sequence[Any] | dict[str, Any] | None, type: type[T]) -> T | None:
+        cur = self.conn.cursor(row_factory=tuple_row)
+        cur.adapters.register_loader("jsonb", _RawJson)
+        cur.adapters.register_loader("json", _RawJson)
+        await cur.execute(query, params)
+        row = await cur.fetchone()
+        if row is None or row[0] is None:
+            return None
+        try:
+            return msgspec.json.decode(row[0], type=type)
+        except msgspec.ValidationError as exc:
+            raise ResponseShapeError(f"{type.__name__}: {exc}") from exc
+
+    async def execute(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
+        """Run a statement; returns its row count."""
+        cur = await self.conn.execute(query, params)
+        return cur.rowcount

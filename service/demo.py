@@ -1,21 +1,32 @@
 """`campaignctl run`: the whole system on the embedded default, with a demo tenant.
 
 Starts the embedded cluster (unless DATABASE_URL is set), migrates, creates the demo tenant once
-(its key is kept in .local/demo.json so a second run reuses the data) and serves the API until
-Ctrl-C, then stops what it started.
+(its key is kept in .local/demo.json so a second run reuses the data) with a launched demo campaign
+(service.demo_data; steps processed every minute), starts a local SMTP catcher
+(unless SMTP_HOST names a relay) and an in-process outbox worker pointed at it, and serves the API
+until Ctrl-C, then stops what it started. Without CAMPAIGNS_SECRET_KEY a key is generated once and
+kept in .local/secret_key, so tracking links keep working across runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
+import threading
+import time
 from pathlib import Path
+from uuid import UUID
 
 from service.config import get_settings
+from service.demo_data import process_every_minute, seed_demo_campaign
 from service.migrate import migrate
+from service.report.links import ReportLinkSigner
 from service.tenants import create_tenant
 
 DEMO_FILE = Path(os.environ.get("CAMPAIGNS_DEMO_FILE", ".local/demo.json"))
+SECRET_FILE = Path(".local/secret_key")
 
 
 def ensure_demo_tenant(url: str) -> dict:
@@ -27,6 +38,43 @@ def ensure_demo_tenant(url: str) -> dict:
     DEMO_FILE.write_text(json.dumps(demo, indent=2))
     DEMO_FILE.chmod(0o600)
     return demo
+
+
+def ensure_secret_key() -> None:
+    """A development signing key, generated once, unless CAMPAIGNS_SECRET_KEY is set."""
+    if os.environ.get("CAMPAIGNS_SECRET_KEY"):
+        return
+    if not SECRET_FILE.exists():
+        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SECRET_FILE.write_text(secrets.token_urlsafe(32))
+        SECRET_FILE.chmod(0o600)
+    os.environ["CAMPAIGNS_SECRET_KEY"] = SECRET_FILE.read_text().strip()
+    get_settings.cache_clear()
+
+
+class _WorkerThread:
+    """The outbox worker on its own event loop thread, in this process."""
+
+    def __init__(self, url: str) -> None:
+        from service.worker import Worker, WorkerOptions
+
+        self.worker = Worker(url, WorkerOptions.from_settings())
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._main, name="outbox-worker", daemon=True)
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.worker.run()
+        asyncio.run(run())
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.worker.stop)
+        self.thread.join(self.worker.options.shutdown_seconds + 5)
 
 
 def run_demo() -> int:
@@ -44,18 +92,47 @@ def run_demo() -> int:
         started = cluster.start()
         url = cluster.url()
         print(f"PostgreSQL {'started' if started else 'already running'}: {url}")
+    catcher = worker = None
     try:
         for line in migrate(url).lines():
             print(line)
         demo = ensure_demo_tenant(url)
+        ensure_secret_key()
+        settings = get_settings()
+        if not os.environ.get("SMTP_HOST"):
+            from service.smtp_catcher import SmtpCatcher
+
+            catcher = SmtpCatcher(settings.maildir, "127.0.0.1", settings.smtp_port).start()
+            os.environ["SMTP_HOST"] = "127.0.0.1"
+            get_settings.cache_clear()
+            settings = get_settings()
+        worker = _WorkerThread(url)
+        worker.start()
+        app = create_app(url)
+        campaign_id = seed_demo_campaign(url, demo["tenant_id"])
+        every_minute = process_every_minute(url)
         base = settings.public_base_url
+        token = ReportLinkSigner(settings.secret_key).sign(UUID(demo["tenant_id"]), campaign_id, int(time.time()) + 30 * 86400)
         print(f"demo tenant: {demo['tenant_id']}")
         print(f"API key:     {demo['api_key']}")
         print(f"API docs:    {base}/docs")
         print(f"readiness:   {base}/ready")
+        if catcher is not None:
+            print(f"SMTP catcher: {catcher.host}:{catcher.port}, mail kept in {settings.maildir} "
+                  "(list it with `campaignctl smtp-catcher --list`)")
+        print(f"outbox worker: in this process, sending to {settings.smtp_host}:{settings.smtp_port}")
+        print(f"demo campaign: {campaign_id} (welcome, wait 2 minutes, branch on the open)")
+        print(f"report page:  {base}/reports/campaigns/{campaign_id}?token={token}")
+        print("steps are processed every minute by pg_cron" if every_minute
+              else "pg_cron is not in this database: run SELECT campaigns.process_due_steps() to advance")
         print("Ctrl-C stops everything.")
-        uvicorn.run(create_app(url), host=settings.api_host, port=settings.api_port, log_level="info")
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
     finally:
+        if worker is not None:
+            worker.stop()
+            print("outbox worker stopped")
+        if catcher is not None:
+            catcher.stop()
         if cluster is not None:
             cluster.stop()
             print("PostgreSQL stopped")

@@ -1,6 +1,8 @@
 """Every error the API returns, as RFC 9457 problem details with a stable `code`, mapped in one place.
 
 SQLSTATE_CODES mirrors campaigns.error_codes() in db/functions/00_errors.sql (a test keeps them equal).
+Integrity errors are mapped by SQLSTATE and refined by constraint name (CONSTRAINT_CODES); request
+validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logged with its stack.
 """
 
 from __future__ import annotations
@@ -8,9 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import msgspec
 import psycopg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
+from psycopg_pool import PoolTimeout
 
 log = logging.getLogger("campaigns.errors")
 
@@ -38,13 +47,19 @@ SQLSTATE_CODES: dict[str, ErrorCode] = {
     "QC203": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
     "QC204": ErrorCode("STEP_CYCLE", 422),
     "QC205": ErrorCode("CAMPAIGN_NOT_EDITABLE", 409),
+    "QC206": ErrorCode("STEP_IN_USE", 409),
     "QC301": ErrorCode("INVALID_TIME_RANGE", 400),
     "QC302": ErrorCode("INVALID_TIMEZONE", 422),
     "QC401": ErrorCode("UNKNOWN_EVENT_TYPE", 422),
     "QC402": ErrorCode("NOT_APPROVER", 403),
+    "QC403": ErrorCode("FORBIDDEN", 403),
+    "QC501": ErrorCode("INVALID_SEGMENT_RULES", 422),
+    "QC502": ErrorCode("SEGMENT_IS_DYNAMIC", 409),
+    "QC601": ErrorCode("AB_TEST_INVALID", 422),
+    "QC602": ErrorCode("AB_TEST_NOT_EDITABLE", 409),
 }
 
-# PostgreSQL's integrity errors, by SQLSTATE; the constraint name becomes part of the code.
+# PostgreSQL's integrity and data errors, by SQLSTATE; the constraint name is part of the problem.
 INTEGRITY_CODES: dict[str, ErrorCode] = {
     "23505": ErrorCode("ALREADY_EXISTS", 409),
     "23503": ErrorCode("REFERENCE_NOT_FOUND", 422),
@@ -56,10 +71,55 @@ INTEGRITY_CODES: dict[str, ErrorCode] = {
     "22008": ErrorCode("INVALID_VALUE", 422),
     "22003": ErrorCode("INVALID_VALUE", 422),
     "22001": ErrorCode("INVALID_VALUE", 422),
+    "22021": ErrorCode("INVALID_VALUE", 422),
+    "22P05": ErrorCode("INVALID_VALUE", 422),
+    "2201B": ErrorCode("INVALID_VALUE", 422),
+    "22004": ErrorCode("INVALID_VALUE", 422),
+    "22012": ErrorCode("INVALID_VALUE", 422),
+    "22030": ErrorCode("INVALID_VALUE", 422),
+    "22032": ErrorCode("INVALID_VALUE", 422),
+    "2203A": ErrorCode("INVALID_VALUE", 422),
+    "54000": ErrorCode("INVALID_VALUE", 422),
+    # Transient: another transaction got in the way (a deadlock victim, a serialization failure).
+    "40P01": ErrorCode("CONCURRENT_UPDATE", 409),
+    "40001": ErrorCode("CONCURRENT_UPDATE", 409),
 }
 
+# Constraints whose violation has a more precise meaning than its SQLSTATE's.
+CONSTRAINT_CODES: dict[str, ErrorCode] = {
+    "uq_contacts_tenant_email": ErrorCode("CONTACT_ALREADY_EXISTS", 409),
+    "uq_suppressions_tenant_email": ErrorCode("ALREADY_SUPPRESSED", 409),
+    "uq_sender_accounts_tenant_from": ErrorCode("SENDER_ALREADY_EXISTS", 409),
+    "uq_users_tenant_email": ErrorCode("USER_ALREADY_EXISTS", 409),
+    "uq_campaign_steps_order": ErrorCode("STEP_ORDER_TAKEN", 409),
+    "fk_campaign_steps_next": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
+    "fk_campaign_steps_true_next": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
+    "fk_campaign_steps_false_next": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
+    "fk_campaign_steps_email_step": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
+    "ck_campaign_steps_no_self_loop": ErrorCode("STEP_CYCLE", 422),
+    "fk_campaigns_timezone": ErrorCode("INVALID_TIMEZONE", 422),
+    "fk_contacts_timezone": ErrorCode("INVALID_TIMEZONE", 422),
+    "fk_workspaces_timezone": ErrorCode("INVALID_TIMEZONE", 422),
+}
 
-def problem(status: int, code: str, title: str, detail: str | None = None, extra: dict | None = None, **members: object) -> Response:
+# A foreign key refused on the referenced side: deleting a row something still points at. The API's
+# DELETE routes never write referencing rows, so a 23503 during a DELETE is always this case (the
+# diagnostics name the referencing table either way; only the localised message tells them apart).
+IN_USE = ErrorCode("IN_USE", 409)
+
+
+class ApiError(Exception):
+    """An intended refusal raised by the service itself (not the database)."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str | None = None, **members: object) -> None:
+        super().__init__(title)
+        self.status, self.code, self.title, self.detail, self.members = status, code, title, detail, members
+
+
+def problem(
+    status: int, code: str, title: str, detail: str | None = None, extra: dict | None = None,
+    headers: dict[str, str] | None = None, **members: object,
+) -> Response:
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status, "code": code}
     if detail:
         body["detail"] = detail
@@ -67,7 +127,7 @@ def problem(status: int, code: str, title: str, detail: str | None = None, extra
     for key, value in {**(extra or {}), **members}.items():
         if value is not None and key not in body and key != "detail":
             body[key] = value
-    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _database_error(request: Request, exc: psycopg.Error) -> Response:
@@ -78,24 +138,66 @@ def _database_error(request: Request, exc: psycopg.Error) -> Response:
         return problem(mapped.status, mapped.code, diag.message_primary or mapped.code, diag.message_detail, hint=diag.message_hint)
     if state in INTEGRITY_CODES:
         mapped = INTEGRITY_CODES[state]
+        constraint = diag.constraint_name
+        if constraint in CONSTRAINT_CODES:
+            mapped = CONSTRAINT_CODES[constraint]
+        elif state == "23503" and request.method == "DELETE":
+            mapped = IN_USE
         return problem(
             mapped.status, mapped.code, diag.message_primary or mapped.code, diag.message_detail,
-            constraint=diag.constraint_name, column=diag.column_name,
+            constraint=constraint, column=diag.column_name,
         )
+    if isinstance(exc, psycopg.DataError) and not state:
+        # Refused by psycopg before it reached the server (e.g. a NUL character in a string).
+        return problem(422, "INVALID_VALUE", "A value cannot be stored", str(exc))
     log.exception("unmapped database error %s on %s %s", state, request.method, request.url.path)
     return problem(500, "INTERNAL_ERROR", "Internal server error")
 
 
+def _validation_errors(extra: object) -> list[dict[str, object]] | None:
+    if not isinstance(extra, list):
+        return None
+    errors = []
+    for item in extra:
+        if isinstance(item, dict):
+            errors.append({k: str(v) for k, v in item.items() if k in ("message", "key", "source") and v is not None})
+        else:
+            errors.append({"message": str(item)})
+    return errors or None
+
+
 def _http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException):
-        return problem(400, "VALIDATION_FAILED", "Request validation failed", exc.detail, errors=exc.extra or None)
+        return problem(400, "VALIDATION_FAILED", "Request validation failed", exc.detail, errors=_validation_errors(exc.extra))
     if isinstance(exc, NotAuthorizedException):
-        return problem(401, "UNAUTHORIZED", "Missing or invalid API key")
+        return problem(401, "UNAUTHORIZED", "Missing or invalid API key", headers={"WWW-Authenticate": 'Bearer realm="campaigns"'})
     if isinstance(exc, NotFoundException):
         return problem(404, "NOT_FOUND", "Not found")
+    if exc.status_code == 400:
+        code = "INVALID_JSON" if "JSON is malformed" in (exc.detail or "") else "BAD_REQUEST"
+        return problem(400, code, "Bad request", exc.detail)
     code = {405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 503: "SERVICE_UNAVAILABLE"}
     extra = exc.extra if isinstance(exc.extra, dict) else None
-    return problem(exc.status_code, code.get(exc.status_code, "HTTP_ERROR"), exc.detail, extra=extra)
+    return problem(exc.status_code, code.get(exc.status_code, "HTTP_ERROR"), exc.detail, extra=extra, headers=exc.headers)
+
+
+def _api_error(request: Request, exc: ApiError) -> Response:
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.members)
+
+
+def _msgspec_error(request: Request, exc: msgspec.MsgspecError) -> Response:
+    # Raised when a handler decodes client input itself (a CSV row, a JSON cell).
+    return problem(400, "VALIDATION_FAILED", "Request validation failed", str(exc))
+
+
+def _unencodable(request: Request, exc: UnicodeError) -> Response:
+    # A string the database cannot store (an unpaired surrogate from a JSON \ud800 escape).
+    return problem(422, "INVALID_VALUE", "A value cannot be stored", "strings must be valid Unicode")
+
+
+def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+    log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+    return problem(503, "SERVICE_UNAVAILABLE", "The database is busy; retry shortly", headers={"Retry-After": "1"})
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -104,5 +206,12 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def exception_handlers() -> dict:
-    return {psycopg.Error: _database_error, HTTPException: _http_error, Exception: _unexpected}
-
+    return {
+        psycopg.Error: _database_error,
+        HTTPException: _http_error,
+        ApiError: _api_error,
+        msgspec.MsgspecError: _msgspec_error,
+        UnicodeError: _unencodable,
+        PoolTimeout: _pool_timeout,
+        Exception: _unexpected,
+    }

@@ -14,6 +14,12 @@ REQUIRED_JOBS = (
     "campaigns.launch_scheduled_campaigns",
     "campaigns.complete_finished_campaigns",
     "campaigns.rollup_analytics",
+    "campaigns.check_deliverability",
+    "campaigns.refresh_campaign_audiences",
+    "campaigns.refresh_dynamic_segments",
+    "campaigns.purge_cron_history",
+    "campaigns.evaluate_ab_tests",
+    "campaigns.expire_approvals",
 )
 
 

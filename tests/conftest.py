@@ -26,6 +26,8 @@ from psycopg import sql
 from service.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tracking, unsubscribe and report links are signed with this; every server a test starts has one.
+os.environ.setdefault("CAMPAIGNS_SECRET_KEY", "test-secret-key")
 TEMPLATE_DB = f"campaigns_template_{os.getpid()}"
 _counter = itertools.count()
 

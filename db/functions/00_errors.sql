@@ -17,10 +17,16 @@
 --   QC203    | STEP_TARGET_OUTSIDE_CAMPAIGN| 422  | a branch, next or scope target is not a step of this campaign
 --   QC204    | STEP_CYCLE                  | 422  | the steps form a cycle that could send an email twice
 --   QC205    | CAMPAIGN_NOT_EDITABLE       | 409  | the campaign's state does not allow this change
+--   QC206    | STEP_IN_USE                 | 409  | the step has contacts standing on it or mail sent from it
 --   QC301    | INVALID_TIME_RANGE          | 400  | a range whose start is after its end, or a time in the past
 --   QC302    | INVALID_TIMEZONE            | 422  | not an IANA timezone name
 --   QC401    | UNKNOWN_EVENT_TYPE          | 422  | record_email_event: not one of the event types
 --   QC402    | NOT_APPROVER                | 403  | the approval row is assigned to another user
+--   QC403    | FORBIDDEN                   | 403  | the caller's role does not allow this (admin required)
+--   QC501    | INVALID_SEGMENT_RULES       | 422  | a segment rule is malformed (field, operator or value)
+--   QC502    | SEGMENT_IS_DYNAMIC          | 409  | a dynamic segment's members come from its rules, not by hand
+--   QC601    | AB_TEST_INVALID             | 422  | an A/B test must be on an email step with 2 to 5 variants
+--   QC602    | AB_TEST_NOT_EDITABLE        | 409  | an A/B test can only be edited while draft, and decided once
 
 CREATE OR REPLACE FUNCTION campaigns.error_codes()
 RETURNS TABLE (sqlstate text, code text, http_status integer, description text)
@@ -41,10 +47,16 @@ AS $$
         ('QC203', 'STEP_TARGET_OUTSIDE_CAMPAIGN', 422, 'a branch, next or scope target is not a step of this campaign'),
         ('QC204', 'STEP_CYCLE',                   422, 'the steps form a cycle that could send an email twice'),
         ('QC205', 'CAMPAIGN_NOT_EDITABLE',        409, 'the campaign''s state does not allow this change'),
+        ('QC206', 'STEP_IN_USE',                  409, 'the step has contacts standing on it or mail sent from it'),
         ('QC301', 'INVALID_TIME_RANGE',           400, 'a range whose start is after its end, or a time in the past'),
         ('QC302', 'INVALID_TIMEZONE',             422, 'not an IANA timezone name'),
         ('QC401', 'UNKNOWN_EVENT_TYPE',           422, 'record_email_event: not one of the event types'),
-        ('QC402', 'NOT_APPROVER',                 403, 'the approval row is assigned to another user')
+        ('QC402', 'NOT_APPROVER',                 403, 'the approval row is assigned to another user'),
+        ('QC403', 'FORBIDDEN',                    403, 'the caller''s role does not allow this (admin required)'),
+        ('QC501', 'INVALID_SEGMENT_RULES',        422, 'a segment rule is malformed (field, operator or value)'),
+        ('QC502', 'SEGMENT_IS_DYNAMIC',           409, 'a dynamic segment''s members come from its rules, not by hand'),
+        ('QC601', 'AB_TEST_INVALID',              422, 'an A/B test must be on an email step with 2 to 5 variants'),
+        ('QC602', 'AB_TEST_NOT_EDITABLE',         409, 'an A/B test can only be edited while draft, and decided once')
 $$;
 COMMENT ON FUNCTION campaigns.error_codes() IS
     'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning. Mirrored by service/errors.py.';

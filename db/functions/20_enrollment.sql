@@ -112,6 +112,11 @@ BEGIN
     PERFORM campaigns._validate_campaign_graph(v_campaign.tenant_id, p_campaign_id, 'QC105');
     PERFORM campaigns._check_campaign_ab_tests(v_campaign.tenant_id, p_campaign_id);
 
+    -- A dynamic segment's members are its rules' matches as of now.
+    PERFORM campaigns.refresh_segment(v_campaign.segment_id, p_as_of)
+    FROM campaigns.segments g
+    WHERE g.tenant_id = v_campaign.tenant_id AND g.id = v_campaign.segment_id AND g.segment_type = 'dynamic';
+
     -- Set-based enrollment: the segment's mailable contacts, minus suppressed and already enrolled.
     INSERT INTO campaigns.campaign_contacts
         (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)

@@ -21,6 +21,10 @@ BEGIN
         WHERE status = 'active' AND refresh_audience AND segment_id IS NOT NULL
         ORDER BY id FOR UPDATE SKIP LOCKED
     LOOP
+        -- A dynamic segment is materialised first, so the audience follows its rules as of now.
+        PERFORM campaigns.refresh_segment(v_campaign.segment_id, p_as_of)
+        FROM campaigns.segments g
+        WHERE g.tenant_id = v_campaign.tenant_id AND g.id = v_campaign.segment_id AND g.segment_type = 'dynamic';
         SELECT s.id INTO v_entry FROM campaigns.campaign_steps s
         WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = v_campaign.id ORDER BY s.step_order LIMIT 1;
         CONTINUE WHEN v_entry IS NULL;
@@ -61,4 +65,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.refresh_campaign_audiences(timestamptz) IS
-    'For active campaigns with refresh_audience: enrolls the segment''s new eligible members at the first step (due per the send strategy and window) and exits enrollments whose contact left the segment (reason segment_exit, queued mail cancelled). Dynamic segments are materialised into segment_contacts by their own refresh first. Returns the number of enrollments added plus exited. Run by pg_cron daily.';
+    'For active campaigns with refresh_audience: enrolls the segment''s new eligible members at the first step (due per the send strategy and window) and exits enrollments whose contact left the segment (reason segment_exit, queued mail cancelled). A dynamic segment is refreshed from its rules first (refresh_segment). Returns the number of enrollments added plus exited. Run by pg_cron daily.';

@@ -3,138 +3,57 @@ CREATE SCHEMA campaigns;
 CREATE FUNCTION campaigns._action_config_error(p_tenant_id uuid, p_campaign_id uuid, p_action text, p_config jsonb) RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $_$
-    SELECT CASE p_action
-        WHEN 'add_tag' THEN CASE WHEN length(p_config->>'tag') > 0 THEN NULL ELSE 'add_tag needs a tag' END
-        WHEN 'remove_tag' THEN CASE WHEN length(p_config->>'tag') > 0 THEN NULL ELSE 'remove_tag needs a tag' END
-        WHEN 'update_field' THEN
-            CASE WHEN (p_config->>'field' IN ('first_name', 'last_name', 'company', 'job_title', 'city', 'state', 'country')
-                       OR p_config->>'field' ~ '^(custom|customField)\.[A-Za-z0-9_\-]+$')
-                      AND p_config ? 'value'
-                 THEN NULL ELSE 'update_field needs a writable field and a value' END
-        WHEN 'adjust_score' THEN
-            CASE WHEN jsonb_typeof(p_config->'delta') = 'number' AND (p_config->>'delta') ~ '^-?[0-9]+$'
-                 THEN NULL ELSE 'adjust_score needs an integer delta' END
-        WHEN 'exit' THEN
-            CASE WHEN p_config->'reason' IS NULL OR jsonb_typeof(p_config->'reason') = 'string'
-                 THEN NULL ELSE 'exit reason must be a string' END
-        WHEN 'notify' THEN NULL
-        WHEN 'move_to_campaign' THEN
-            CASE WHEN (p_config->>'campaign_id') !~ '^[0-9a-fA-F-]{36}$' THEN 'move_to_campaign needs a campaign_id'
-                 WHEN (p_config->>'campaign_id')::uuid = p_campaign_id THEN 'move_to_campaign cannot target its own campaign'
-                 ELSE NULL END
-        ELSE 'unknown action type'
-    END
-$_$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
-    AS $$
-    -- minutes and hours are elapsed time; days and weeks are calendar days in the local zone, so
-    -- 09:00 stays 09:00 across a DST change.
-    SELECT CASE p_unit
-        WHEN 'minutes' THEN p_from + make_interval(mins => p_value)
-        WHEN 'hours'   THEN p_from + make_interval(hours => p_value)
-        WHEN 'days'    THEN ((p_from AT TIME ZONE p_timezone) + make_interval(days => p_value)) AT TIME ZONE p_timezone
-        WHEN 'weeks'   THEN ((p_from AT TIME ZONE p_timezone) + make_interval(days => 7 * p_value)) AT TIME ZONE p_timezone
-    END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) IS 'p_from plus a wait of p_value p_unit; days and weeks keep the local wall-clock time in p_timezone.';
+
+CREATE FUNCTION campaigns._apply_blackouts(p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+CREATE FUNCTION campaigns._apply_contact_caps(p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
 
 CREATE FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    IF NOT EXISTS (
-        SELECT FROM pg_temp._due_work w
-        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
-        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-        LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
-        WHERE w.status = 'run'
-          AND (c.daily_limit IS NOT NULL OR sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)) THEN
-        RETURN;  -- the common broadcast case: no limit to account for
-    END IF;
+    SET jit TO 'off'
+    AS <body>;
 
-    -- Concurrent runs must not both spend the same allowance: lock the limited campaigns and
-    -- senders (in id order, so two runs cannot deadlock) and count after the lock.
-    PERFORM FROM campaigns.campaigns c
-    WHERE c.daily_limit IS NOT NULL
-      AND (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run')
-    ORDER BY c.id FOR NO KEY UPDATE;
-    PERFORM FROM campaigns.sender_accounts sa
-    WHERE (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
-      AND (sa.tenant_id, sa.id) IN (SELECT c.tenant_id, c.sender_account_id FROM campaigns.campaigns c
-                                    WHERE (c.tenant_id, c.id) IN (SELECT tenant_id, campaign_id FROM pg_temp._due_work WHERE status = 'run'))
-    ORDER BY sa.id FOR NO KEY UPDATE;
+CREATE FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    -- Campaign daily limit, per calendar day in the campaign's timezone. Due follow-ups go before
-    -- first steps; the excess waits for the next local midnight (then the window applies).
-    WITH candidates AS (
-        SELECT w.enrollment_id, c.tenant_id, c.id AS campaign_id, c.daily_limit, c.timezone,
-               row_number() OVER (PARTITION BY c.id ORDER BY (w.steps_completed = 0), w.due_at, w.enrollment_id) AS rank
-        FROM pg_temp._due_work w
-        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
-        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-        WHERE w.status = 'run' AND c.daily_limit IS NOT NULL
-    ), used AS (
-        SELECT k.campaign_id, count(m.id) AS n
-        FROM (SELECT DISTINCT tenant_id, campaign_id, timezone FROM candidates) k
-        LEFT JOIN campaigns.email_messages m
-               ON m.tenant_id = k.tenant_id AND m.campaign_id = k.campaign_id
-              AND m.queued_at >= ((p_as_of AT TIME ZONE k.timezone)::date)::timestamp AT TIME ZONE k.timezone
-        GROUP BY k.campaign_id
-    )
-    UPDATE pg_temp._due_work w
-    SET status = 'deferred',
-        due_at = (((p_as_of AT TIME ZONE k.timezone)::date + 1)::timestamp) AT TIME ZONE k.timezone
-    FROM candidates k JOIN used u ON u.campaign_id = k.campaign_id
-    WHERE w.enrollment_id = k.enrollment_id AND k.rank > k.daily_limit - u.n;
+CREATE FUNCTION campaigns._check_step_targets() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    -- Sender account: a daily cap per UTC day and a minimum gap between sends. Each allowed email
-    -- gets its own slot; slots more than an hour ahead are deferred rather than queued far ahead.
-    WITH candidates AS (
-        SELECT w.enrollment_id, sa.tenant_id, sa.id AS sender_id, sa.daily_limit, sa.min_gap_seconds, sa.last_slot_at,
-               row_number() OVER (PARTITION BY sa.id ORDER BY (w.steps_completed = 0), w.due_at, w.enrollment_id) AS rank
-        FROM pg_temp._due_work w
-        JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
-        JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-        JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
-        WHERE w.status = 'run' AND (sa.daily_limit IS NOT NULL OR sa.min_gap_seconds IS NOT NULL)
-    ), used AS (
-        SELECT k.sender_id, count(m.id) AS n
-        FROM (SELECT DISTINCT tenant_id, sender_id FROM candidates) k
-        LEFT JOIN campaigns.email_messages m
-               ON m.tenant_id = k.tenant_id AND m.sender_account_id = k.sender_id
-              AND m.queued_at >= date_trunc('day', p_as_of, 'UTC')
-        GROUP BY k.sender_id
-    ), slotted AS (
-        SELECT k.*, u.n,
-               greatest(p_as_of, coalesce(k.last_slot_at + make_interval(secs => k.min_gap_seconds), p_as_of))
-                 + make_interval(secs => coalesce(k.min_gap_seconds, 0) * (k.rank - 1)) AS slot
-        FROM candidates k JOIN used u ON u.sender_id = k.sender_id
-    )
-    UPDATE pg_temp._due_work w
-    SET status = CASE WHEN k.daily_limit IS NOT NULL AND k.rank > k.daily_limit - k.n THEN 'deferred'
-                      WHEN k.slot > p_as_of + interval '1 hour' THEN 'deferred'
-                      ELSE w.status END,
-        due_at = CASE WHEN k.daily_limit IS NOT NULL AND k.rank > k.daily_limit - k.n THEN date_trunc('day', p_as_of, 'UTC') + interval '1 day'
-                      WHEN k.slot > p_as_of + interval '1 hour' THEN k.slot
-                      ELSE w.due_at END,
-        send_at = k.slot
-    FROM slotted k
-    WHERE w.enrollment_id = k.enrollment_id;
+CREATE FUNCTION campaigns._check_timezone(p_timezone text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    UPDATE campaigns.sender_accounts sa SET last_slot_at = x.last_slot
-    FROM (SELECT c.tenant_id, c.sender_account_id, max(w.send_at) AS last_slot
-          FROM pg_temp._due_work w JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-          WHERE w.status = 'run' AND w.send_at IS NOT NULL
-          GROUP BY 1, 2) x
-    WHERE sa.tenant_id = x.tenant_id AND sa.id = x.sender_account_id;
-END
-$$;
+CREATE FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean DEFAULT false) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE TABLE campaigns.contacts (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -164,134 +83,66 @@ CREATE TABLE campaigns.contacts (
 CREATE FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-    SELECT CASE p_rules->>'type'
-        WHEN 'email_opened' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.first_opened_at IS NOT NULL)
-        WHEN 'email_clicked' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.first_clicked_at IS NOT NULL)
-        WHEN 'email_replied' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.replied_at IS NOT NULL)
-        WHEN 'lead_score' THEN p_contact.score >= (p_rules->>'threshold')::numeric
-        WHEN 'contact_attribute' THEN campaigns._contact_attribute_holds(p_rules, p_contact)
-        -- Unknown types cannot be saved (QC202); a row written around the trigger evaluates false.
-        ELSE false
-    END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts) IS 'Evaluates a condition step''s rules for one enrollment: email_opened / email_clicked / email_replied (optionally scoped to one email step), lead_score (score >= threshold), contact_attribute (standard or custom field).';
 
 CREATE FUNCTION campaigns._condition_rules_error(p_rules jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog'
-    AS $_$
-    -- NULL when the rules are valid, else what is wrong with them.
-    SELECT CASE
-        WHEN jsonb_typeof(p_rules) <> 'object' THEN 'condition_rules must be an object'
-        WHEN p_rules->>'type' IN ('email_opened', 'email_clicked', 'email_replied') THEN NULL
-        WHEN p_rules->>'type' = 'lead_score' THEN
-            CASE WHEN jsonb_typeof(p_rules->'threshold') = 'number' THEN NULL ELSE 'lead_score needs a numeric threshold' END
-        WHEN p_rules->>'type' = 'contact_attribute' THEN
-            CASE
-                WHEN jsonb_typeof(p_rules->'field') <> 'string' OR NOT (
-                        p_rules->>'field' IN ('email', 'first_name', 'last_name', 'company', 'job_title', 'city',
-                                              'state', 'country', 'timezone', 'status', 'score')
-                        OR p_rules->>'field' ~ '^(custom|customField)\.[A-Za-z0-9_\-]+$')
-                    THEN 'contact_attribute needs a standard field or custom.<name>'
-                WHEN NOT coalesce(p_rules->>'operator' IN ('equals', 'not_equals', 'contains', 'greater_than',
-                                                           'less_than', 'in', 'not_in'), false)
-                    THEN 'unknown contact_attribute operator'
-                WHEN p_rules->>'operator' IN ('in', 'not_in') AND jsonb_typeof(p_rules->'value') <> 'array'
-                    THEN 'in / not_in need an array value'
-                WHEN p_rules->>'operator' NOT IN ('in', 'not_in')
-                     AND coalesce(jsonb_typeof(p_rules->'value'), 'null') NOT IN ('string', 'number', 'boolean')
-                    THEN 'the operator needs a scalar value'
-                ELSE NULL
-            END
-        ELSE 'unknown condition type'
-    END
-$_$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog'
-    AS $_$
-    WITH v AS (
-        SELECT CASE WHEN p_rules->>'field' ~ '^(custom|customField)\.'
-                    THEN p_contact.custom_fields->>regexp_replace(p_rules->>'field', '^(custom|customField)\.', '')
-                    ELSE to_jsonb(p_contact)->>(p_rules->>'field') END AS actual,
-               p_rules->>'value' AS expected,
-               p_rules->>'operator' AS op
-    )
-    SELECT CASE v.op
-        WHEN 'equals'     THEN coalesce(lower(v.actual) = lower(v.expected), false)
-        WHEN 'not_equals' THEN coalesce(lower(v.actual) <> lower(v.expected), true)
-        WHEN 'contains'   THEN coalesce(strpos(lower(v.actual), lower(v.expected)) > 0, false)
-        WHEN 'in'         THEN coalesce(lower(v.actual) IN (SELECT lower(x) FROM jsonb_array_elements_text(p_rules->'value') x), false)
-        WHEN 'not_in'     THEN coalesce(lower(v.actual) NOT IN (SELECT lower(x) FROM jsonb_array_elements_text(p_rules->'value') x), true)
-        -- Numbers compare as numbers; anything else as text.
-        WHEN 'greater_than' THEN CASE
-            WHEN v.actual ~ '^-?[0-9]+(\.[0-9]+)?$' AND v.expected ~ '^-?[0-9]+(\.[0-9]+)?$' THEN v.actual::numeric > v.expected::numeric
-            ELSE coalesce(v.actual > v.expected, false) END
-        WHEN 'less_than' THEN CASE
-            WHEN v.actual ~ '^-?[0-9]+(\.[0-9]+)?$' AND v.expected ~ '^-?[0-9]+(\.[0-9]+)?$' THEN v.actual::numeric < v.expected::numeric
-            ELSE coalesce(v.actual < v.expected, false) END
-        ELSE false
-    END
-    FROM v
-$_$;
+    AS <body>;
+
+CREATE TABLE campaigns.ab_tests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    test_name text DEFAULT 'A/B test'::text NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    sample_percent numeric(5,2) DEFAULT 20 NOT NULL,
+    duration_hours numeric(6,2) DEFAULT 4 NOT NULL,
+    win_metric text DEFAULT 'open_rate'::text NOT NULL,
+    confidence_threshold numeric(5,2) DEFAULT 95 NOT NULL,
+    minimum_sample_size integer DEFAULT 100 NOT NULL,
+    if_no_winner text DEFAULT 'send_control'::text NOT NULL,
+    started_at timestamp with time zone,
+    decided_at timestamp with time zone,
+    decision text,
+    winner_variant_id uuid,
+    results_summary jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ab_tests_confidence CHECK (((confidence_threshold > (0)::numeric) AND (confidence_threshold < (100)::numeric))),
+    CONSTRAINT ck_ab_tests_decision CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['manual'::text, 'significant'::text, 'no_winner'::text])))),
+    CONSTRAINT ck_ab_tests_deployed CHECK (((status = 'winner_deployed'::text) = ((winner_variant_id IS NOT NULL) AND (decided_at IS NOT NULL)))),
+    CONSTRAINT ck_ab_tests_duration CHECK ((duration_hours >= (2)::numeric)),
+    CONSTRAINT ck_ab_tests_if_no_winner CHECK ((if_no_winner = 'send_control'::text)),
+    CONSTRAINT ck_ab_tests_metric CHECK ((win_metric = ANY (ARRAY['open_rate'::text, 'click_rate'::text]))),
+    CONSTRAINT ck_ab_tests_minimum_sample CHECK ((minimum_sample_size >= 1)),
+    CONSTRAINT ck_ab_tests_sample CHECK (((sample_percent > (0)::numeric) AND (sample_percent <= (100)::numeric))),
+    CONSTRAINT ck_ab_tests_started CHECK (((status = 'draft'::text) OR (started_at IS NOT NULL))),
+    CONSTRAINT ck_ab_tests_status CHECK ((status = ANY (ARRAY['draft'::text, 'running'::text, 'winner_deployed'::text])))
+);
+
+CREATE FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_ended integer;
-BEGIN
-    WITH ended AS (
-        UPDATE campaigns.campaigns SET status = 'completed', completed_at = p_as_of
-        WHERE status IN ('active', 'paused') AND end_date <= p_as_of
-        RETURNING tenant_id, id
-    ), exited AS (
-        UPDATE campaigns.campaign_contacts cc
-        SET status = 'exited', exit_reason = 'campaign_ended', exited_at = p_as_of, pause_reason = NULL,
-            next_email_scheduled_at = NULL, updated_at = now()
-        FROM ended e
-        WHERE cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id AND cc.status IN ('enrolled', 'active', 'paused')
-        RETURNING cc.id
-    ), cancelled AS (
-        UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
-        FROM ended e
-        WHERE m.tenant_id = e.tenant_id AND m.campaign_id = e.id AND m.status = 'queued'
-        RETURNING m.id
-    )
-    SELECT count(*) INTO v_ended FROM ended;
-    RETURN v_ended;
-END
-$$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    -- Enrollments first (this waits for a processing run holding them), then the queued mail that
-    -- run may just have committed.
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = p_reason, exited_at = p_as_of, pause_reason = NULL,
-        next_email_scheduled_at = NULL, updated_at = now()
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status IN ('enrolled', 'active', 'paused');
-    UPDATE campaigns.email_messages
-    SET status = 'cancelled', last_error = p_reason
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status = 'queued';
-END
-$$;
+    AS <body>;
 
 CREATE TABLE campaigns.campaigns (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -329,10 +180,16 @@ CREATE TABLE campaigns.campaigns (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     launched_at timestamp with time zone,
     completed_at timestamp with time zone,
+    refresh_audience boolean DEFAULT false NOT NULL,
+    recurrence jsonb,
+    occurrence_count integer DEFAULT 0 NOT NULL,
+    parent_campaign_id uuid,
     CONSTRAINT ck_campaigns_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_campaigns_dates CHECK (((end_date IS NULL) OR (start_date IS NULL) OR (start_date < end_date))),
     CONSTRAINT ck_campaigns_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
+    CONSTRAINT ck_campaigns_occurrence_count CHECK ((occurrence_count >= 0)),
     CONSTRAINT ck_campaigns_on_reply CHECK ((on_reply = ANY (ARRAY['exit'::text, 'pause'::text, 'continue'::text]))),
+    CONSTRAINT ck_campaigns_recurrence CHECK (((recurrence IS NULL) OR (jsonb_typeof(recurrence) = 'object'::text))),
     CONSTRAINT ck_campaigns_send_strategy CHECK ((send_strategy = ANY (ARRAY['immediate'::text, 'scheduled'::text, 'optimized'::text]))),
     CONSTRAINT ck_campaigns_sending_days CHECK (((sending_days IS NULL) OR (((cardinality(sending_days) >= 1) AND (cardinality(sending_days) <= 7)) AND (sending_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint])))),
     CONSTRAINT ck_campaigns_sending_window CHECK ((((sending_window_start IS NULL) = (sending_window_end IS NULL)) AND ((sending_window_start IS NULL) OR (sending_window_start < sending_window_end)))),
@@ -345,1180 +202,828 @@ CREATE TABLE campaigns.campaigns (
 CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_due  timestamptz;
-    v_hour integer;
-BEGIN
-    IF p_campaign.send_strategy = 'scheduled' THEN
-        v_due := greatest(coalesce(p_campaign.start_date, p_as_of), p_as_of);
-    ELSIF p_campaign.send_strategy = 'optimized' THEN
-        -- The contact's most frequent local open hour over 90 days, with at least 5 opens; sent 15
-        -- minutes before it. Otherwise 09:00 local.
-        SELECT mode() WITHIN GROUP (ORDER BY extract(hour FROM m.first_opened_at AT TIME ZONE p_timezone))::integer
-          INTO v_hour
-        FROM campaigns.email_messages m
-        WHERE m.tenant_id = p_campaign.tenant_id AND m.contact_id = p_contact_id
-          AND m.first_opened_at > p_as_of - interval '90 days'
-        HAVING count(*) >= 5;
-        v_due := campaigns.next_local_time(p_as_of, p_timezone,
-                    CASE WHEN v_hour IS NULL THEN time '09:00' ELSE make_time(v_hour, 0, 0) - interval '15 minutes' END);
-    ELSE
-        v_due := p_as_of;
-    END IF;
-    IF p_campaign.window_missed_action = 'wait' THEN
-        v_due := campaigns.next_window_open(v_due, p_timezone, p_campaign.sending_days,
-                                            p_campaign.sending_window_start, p_campaign.sending_window_end);
-    END IF;
-    RETURN v_due;
-END
-$$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-    SELECT EXISTS (SELECT FROM campaigns.suppressions s
-                   WHERE s.tenant_id = p_tenant_id AND lower(s.email) = lower(p_email)
-                     AND (s.expires_at IS NULL OR s.expires_at > p_as_of))
-        OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                   WHERE lower(g.email) = lower(p_email)
-                     AND (g.expires_at IS NULL OR g.expires_at > p_as_of))
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) IS 'True when the address is on the tenant''s or the global suppression list (unexpired) at p_as_of.';
+
+CREATE FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) RETURNS campaigns.campaigns
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_campaign campaigns.campaigns;
-BEGIN
-    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found',
-            DETAIL = format('campaign_id=%s', p_campaign_id);
-    END IF;
-    IF NOT v_campaign.status = ANY (p_allowed) THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC409',
-            MESSAGE = format('cannot %s a campaign in status %s', p_action, v_campaign.status),
-            DETAIL = format('campaign_id=%s status=%s', p_campaign_id, v_campaign.status),
-            HINT = format('%s is allowed from: %s', p_action, array_to_string(p_allowed, ', '));
-    END IF;
-    RETURN v_campaign;
-END
-$$;
+    AS <body>;
+
+CREATE FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) RETURNS campaigns.campaigns
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE TABLE campaigns.segments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    workspace_id uuid,
+    name text NOT NULL,
+    description text,
+    segment_type text DEFAULT 'static'::text NOT NULL,
+    rules jsonb,
+    contact_count integer DEFAULT 0 NOT NULL,
+    last_recalculated_at timestamp with time zone,
+    is_active boolean DEFAULT true NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_segments_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
+    CONSTRAINT ck_segments_rules CHECK (((segment_type = 'static'::text) OR (jsonb_typeof(rules) = 'object'::text))),
+    CONSTRAINT ck_segments_type CHECK ((segment_type = ANY (ARRAY['static'::text, 'dynamic'::text])))
+);
+
+CREATE FUNCTION campaigns._lock_static_segment(p_segment_id uuid) RETURNS campaigns.segments
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE TABLE campaigns.campaign_steps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_order integer NOT NULL,
+    step_name text,
+    step_type text NOT NULL,
+    template_id uuid,
+    subject_line text,
+    email_content text,
+    wait_duration_value integer,
+    wait_duration_unit text,
+    condition_rules jsonb,
+    email_step_id uuid,
+    true_next_step_id uuid,
+    false_next_step_id uuid,
+    action_type text,
+    action_config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    next_step_id uuid,
+    emails_sent integer DEFAULT 0 NOT NULL,
+    emails_delivered integer DEFAULT 0 NOT NULL,
+    opens integer DEFAULT 0 NOT NULL,
+    clicks integer DEFAULT 0 NOT NULL,
+    replies integer DEFAULT 0 NOT NULL,
+    unsubscribes integer DEFAULT 0 NOT NULL,
+    bounces integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR COALESCE((action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text])), false))),
+    CONSTRAINT ck_campaign_steps_action_config CHECK ((jsonb_typeof(action_config) = 'object'::text)),
+    CONSTRAINT ck_campaign_steps_condition CHECK (((step_type <> 'condition'::text) OR COALESCE(((jsonb_typeof(condition_rules) = 'object'::text) AND (next_step_id IS NULL)), false))),
+    CONSTRAINT ck_campaign_steps_counters CHECK (((emails_sent >= 0) AND (emails_delivered >= 0) AND (opens >= 0) AND (clicks >= 0) AND (replies >= 0) AND (unsubscribes >= 0) AND (bounces >= 0))),
+    CONSTRAINT ck_campaign_steps_email CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL) OR ((subject_line IS NOT NULL) AND (email_content IS NOT NULL)))),
+    CONSTRAINT ck_campaign_steps_no_self_loop CHECK (((next_step_id IS DISTINCT FROM id) AND (true_next_step_id IS DISTINCT FROM id) AND (false_next_step_id IS DISTINCT FROM id))),
+    CONSTRAINT ck_campaign_steps_order CHECK ((step_order >= 1)),
+    CONSTRAINT ck_campaign_steps_type CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text, 'action'::text]))),
+    CONSTRAINT ck_campaign_steps_wait CHECK (((step_type <> 'wait'::text) OR COALESCE(((wait_duration_value > 0) AND (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))), false))),
+    CONSTRAINT ck_campaign_steps_wait_unit CHECK (((wait_duration_unit IS NULL) OR (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))))
+);
+
+CREATE FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) RETURNS campaigns.campaign_steps
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    -- 256 bits from two v4 UUIDs (122 random bits each), hex, with a recognisable prefix.
-    v_key text := 'ck_' || replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '');
-BEGIN
-    INSERT INTO campaigns.api_keys (tenant_id, user_id, name, key_prefix, key_hash)
-    VALUES (p_tenant_id, p_user_id, p_name, left(v_key, 11), sha256(convert_to(v_key, 'UTF8')));
-    RETURN v_key;
-END
-$$;
+    AS <body>;
+
+CREATE FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) RETURNS date
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._normal_cdf(p_z double precision) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._notify_outbox_hold() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog'
+    AS <body>;
 
 CREATE FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
-    AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = p_errcode, MESSAGE = p_message, DETAIL = format('step_id=%s', p_step_id);
-END
-$$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._rate(p_part bigint, p_whole bigint) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
-    AS $$
-    -- A percentage rounded to 2 decimals; a zero denominator gives 0. Capped at 100 for numeric(5,2).
-    SELECT CASE WHEN coalesce(p_whole, 0) = 0 THEN 0
-                ELSE least(round(100.0 * p_part / p_whole, 2), 100) END
-$$;
+    AS <body>;
+
+CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._require_admin() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval DEFAULT '01:00:00'::interval) RETURNS interval
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._run_action_steps(p_as_of timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    -- The rows of the working set standing on an action step, with the step's configuration.
-    IF to_regclass('pg_temp._due_actions') IS NULL THEN
-    CREATE TEMP TABLE _due_actions (
-        enrollment_id uuid, tenant_id uuid, campaign_id uuid, contact_id uuid,
-        action_type text, config jsonb, next_step_id uuid
-    ) ON COMMIT DROP;
-    END IF;
-    TRUNCATE pg_temp._due_actions;
-    INSERT INTO pg_temp._due_actions
-    SELECT w.enrollment_id, w.tenant_id, w.campaign_id, w.contact_id, s.action_type, s.action_config, s.next_step_id
-    FROM pg_temp._due_work w
-    JOIN campaigns.campaign_steps s ON s.id = w.step_id
-    WHERE w.status = 'run' AND NOT w.emailed AND s.step_type = 'action';
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-
-    -- Contact changes are aggregated per contact: one contact may stand in several campaigns' batches.
-    UPDATE campaigns.contacts c
-    SET tags = ARRAY(SELECT DISTINCT t FROM unnest(c.tags || a.add_tags) t
-                     WHERE t <> ALL (a.remove_tags) ORDER BY t),
-        score = c.score + a.delta
-    FROM (SELECT tenant_id, contact_id,
-                 coalesce(array_agg(config->>'tag') FILTER (WHERE action_type = 'add_tag'), '{}') AS add_tags,
-                 coalesce(array_agg(config->>'tag') FILTER (WHERE action_type = 'remove_tag'), '{}') AS remove_tags,
-                 coalesce(sum((config->>'delta')::integer) FILTER (WHERE action_type = 'adjust_score'), 0) AS delta
-          FROM pg_temp._due_actions
-          WHERE action_type IN ('add_tag', 'remove_tag', 'adjust_score')
-          GROUP BY tenant_id, contact_id) a
-    WHERE c.tenant_id = a.tenant_id AND c.id = a.contact_id;
-
-    UPDATE campaigns.contacts c
-    SET first_name = CASE WHEN a.field = 'first_name' THEN a.value ELSE c.first_name END,
-        last_name  = CASE WHEN a.field = 'last_name'  THEN a.value ELSE c.last_name END,
-        company    = CASE WHEN a.field = 'company'    THEN a.value ELSE c.company END,
-        job_title  = CASE WHEN a.field = 'job_title'  THEN a.value ELSE c.job_title END,
-        city       = CASE WHEN a.field = 'city'       THEN a.value ELSE c.city END,
-        state      = CASE WHEN a.field = 'state'      THEN a.value ELSE c.state END,
-        country    = CASE WHEN a.field = 'country'    THEN a.value ELSE c.country END,
-        custom_fields = CASE WHEN a.field ~ '^(custom|customField)\.'
-            THEN jsonb_set(c.custom_fields, ARRAY[regexp_replace(a.field, '^(custom|customField)\.', '')], a.json_value)
-            ELSE c.custom_fields END
-    FROM (SELECT DISTINCT ON (tenant_id, contact_id) tenant_id, contact_id,
-                 config->>'field' AS field, config->>'value' AS value, config->'value' AS json_value
-          FROM pg_temp._due_actions WHERE action_type = 'update_field'
-          ORDER BY tenant_id, contact_id, enrollment_id) a
-    WHERE c.tenant_id = a.tenant_id AND c.id = a.contact_id;
-
-    -- move_to_campaign: enroll in the target (same tenant, not completed) at its first step, due now.
-    WITH moved AS (
-        INSERT INTO campaigns.campaign_contacts
-            (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
-        SELECT a.tenant_id, t.id, a.contact_id, 'enrolled', first_step.id, p_as_of, p_as_of
-        FROM pg_temp._due_actions a
-        JOIN campaigns.campaigns t ON t.tenant_id = a.tenant_id AND t.id = (a.config->>'campaign_id')::uuid
-                                  AND t.status <> 'completed'
-        CROSS JOIN LATERAL (SELECT s.id FROM campaigns.campaign_steps s
-                            WHERE s.tenant_id = t.tenant_id AND s.campaign_id = t.id
-                            ORDER BY s.step_order LIMIT 1) first_step
-        WHERE a.action_type = 'move_to_campaign'
-        ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING
-        RETURNING tenant_id, campaign_id
-    )
-    UPDATE campaigns.campaigns c SET total_contacts = c.total_contacts + m.n
-    FROM (SELECT tenant_id, campaign_id, count(*) AS n FROM moved GROUP BY 1, 2) m
-    WHERE c.tenant_id = m.tenant_id AND c.id = m.campaign_id;
-
-    PERFORM pg_notify('campaigns_actions', json_build_object(
-                'tenant_id', a.tenant_id, 'campaign_id', a.campaign_id, 'contact_id', a.contact_id,
-                'enrollment_id', a.enrollment_id, 'config', a.config)::text)
-    FROM pg_temp._due_actions a WHERE a.action_type = 'notify';
-
-    UPDATE pg_temp._due_work w
-    SET status = CASE WHEN a.action_type IN ('exit', 'move_to_campaign') THEN 'exited' ELSE w.status END,
-        exit_reason = CASE a.action_type
-            WHEN 'exit' THEN coalesce(nullif(a.config->>'reason', ''), 'exit_action')
-            WHEN 'move_to_campaign' THEN 'moved_to_campaign'
-            ELSE w.exit_reason END,
-        step_id = CASE WHEN a.action_type IN ('exit', 'move_to_campaign') THEN w.step_id ELSE a.next_step_id END
-    FROM pg_temp._due_actions a
-    WHERE w.enrollment_id = a.enrollment_id;
-END
-$$;
+    SET jit TO 'off'
+    AS <body>;
 
 CREATE FUNCTION campaigns._run_email_steps(p_as_of timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_queued integer;
-BEGIN
-    -- One email per enrollment per pass: an enrollment that queued one already stops here.
-    UPDATE pg_temp._due_work w SET status = 'stop'
-    FROM campaigns.campaign_steps s
-    WHERE w.status = 'run' AND w.emailed AND s.id = w.step_id AND s.step_type = 'email';
+    SET jit TO 'off'
+    AS <body>;
 
-    -- Not mailable any more: exits rather than sends.
-    UPDATE pg_temp._due_work w
-    SET status = 'exited',
-        exit_reason = CASE ct.status WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' THEN 'bounced' ELSE 'suppressed' END
-    FROM campaigns.campaign_steps s, campaigns.contacts ct
-    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
-      AND ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
-      AND (ct.status <> 'active'
-           OR EXISTS (SELECT FROM campaigns.suppressions x
-                      WHERE x.tenant_id = ct.tenant_id AND lower(x.email) = lower(ct.email)
-                        AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
-           OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                      WHERE lower(g.email) = lower(ct.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
+CREATE FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog'
+    AS <body>;
 
-    -- Outside the sending window (recipient's local time): wait for the next opening.
-    UPDATE pg_temp._due_work w
-    SET status = 'deferred',
-        due_at = campaigns.next_window_open(p_as_of, w.timezone, c.sending_days, c.sending_window_start, c.sending_window_end)
-    FROM campaigns.campaign_steps s, campaigns.campaigns c
-    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
-      AND c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-      AND c.window_missed_action = 'wait'
-      AND (c.sending_days IS NOT NULL OR c.sending_window_start IS NOT NULL)
-      AND campaigns.next_window_open(p_as_of, w.timezone, c.sending_days, c.sending_window_start, c.sending_window_end) > p_as_of;
+CREATE FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    PERFORM campaigns._apply_send_limits(p_as_of);
+CREATE FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) RETURNS campaigns.ab_tests
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    -- Queue the email: exactly one row per (enrollment, step), ever. The Message-ID is fixed here so
-    -- every retry carries the same one.
-    INSERT INTO campaigns.email_messages
-        (id, tenant_id, campaign_id, step_id, enrollment_id, contact_id, sender_account_id, to_email,
-         next_attempt_at, smtp_message_id, queued_at)
-    SELECT q.id, q.tenant_id, q.campaign_id, q.step_id, q.enrollment_id, q.contact_id, q.sender_account_id, q.email,
-           q.send_at, '<' || q.id || '@' || q.domain || '>', p_as_of
-    FROM (SELECT gen_random_uuid() AS id, w.tenant_id, w.campaign_id, w.step_id, w.enrollment_id, w.contact_id,
-                 c.sender_account_id, ct.email, coalesce(w.send_at, p_as_of) AS send_at,
-                 coalesce(nullif(split_part(coalesce(sa.from_email, c.from_email), '@', 2), ''), 'campaigns.invalid') AS domain
-          FROM pg_temp._due_work w
-          JOIN campaigns.campaign_steps s ON s.id = w.step_id AND s.step_type = 'email'
-          JOIN campaigns.campaigns c ON c.tenant_id = w.tenant_id AND c.id = w.campaign_id
-          JOIN campaigns.contacts ct ON ct.tenant_id = w.tenant_id AND ct.id = w.contact_id
-          LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = c.tenant_id AND sa.id = c.sender_account_id
-          WHERE w.status = 'run') q
-    ON CONFLICT ON CONSTRAINT uq_email_messages_enrollment_step DO NOTHING;
-    GET DIAGNOSTICS v_queued = ROW_COUNT;
-
-    -- Advance past the email in the same transaction as the insert (no enqueue-then-update gap).
-    UPDATE pg_temp._due_work w
-    SET step_id = s.next_step_id, steps_completed = w.steps_completed + 1, last_email_sent_at = p_as_of, emailed = true
-    FROM campaigns.campaign_steps s
-    WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email';
-    RETURN v_queued;
-END
-$$;
+CREATE FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) RETURNS void
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-    INSERT INTO campaigns.suppressions (tenant_id, email, reason, source, added_at)
-    VALUES (p_tenant_id, p_email, p_reason, 'event', p_as_of)
-    ON CONFLICT (tenant_id, lower(email)) DO NOTHING
-$$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
-    AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
+    AS <body>;
+
+CREATE FUNCTION campaigns._validate_ab_test() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._validate_ab_variant() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._validate_campaign_graph(p_tenant_id uuid, p_campaign_id uuid, p_errcode text DEFAULT 'QC204'::text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_email_step uuid;
-BEGIN
-    -- Walk every edge from each email step; reaching the same email step again means some
-    -- enrollment could be sent that email twice. At most 20 steps, so paths stay short.
-    WITH RECURSIVE edges AS (
-        SELECT s.id AS src, t.dst
-        FROM campaigns.campaign_steps s
-        CROSS JOIN LATERAL (VALUES (s.next_step_id), (s.true_next_step_id), (s.false_next_step_id)) AS t(dst)
-        WHERE s.tenant_id = p_tenant_id AND s.campaign_id = p_campaign_id AND t.dst IS NOT NULL
-    ), walk (origin, node, path) AS (
-        SELECT s.id, e.dst, ARRAY[s.id]
-        FROM campaigns.campaign_steps s JOIN edges e ON e.src = s.id
-        WHERE s.tenant_id = p_tenant_id AND s.campaign_id = p_campaign_id AND s.step_type = 'email'
-        UNION ALL
-        SELECT w.origin, e.dst, w.path || w.node
-        FROM walk w JOIN edges e ON e.src = w.node
-        WHERE w.node <> w.origin AND NOT w.node = ANY (w.path)
-    )
-    SELECT origin INTO v_email_step FROM walk WHERE node = origin LIMIT 1;
-    IF v_email_step IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = p_errcode,
-            MESSAGE = 'the steps form a cycle through an email step, which could send it twice',
-            DETAIL = format('campaign_id=%s email_step_id=%s', p_campaign_id, v_email_step),
-            HINT = 'Point next_step_id / branch targets forward, or end the branch.';
-    END IF;
-END
-$$;
+    AS <body>;
 
 CREATE FUNCTION campaigns._validate_step() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_error  text;
-    v_target uuid;
-BEGIN
-    -- Serialise step changes per campaign so the 20-step limit holds under concurrent inserts.
-    PERFORM FROM campaigns.campaigns WHERE tenant_id = NEW.tenant_id AND id = NEW.campaign_id FOR NO KEY UPDATE;
-    IF (SELECT count(*) FROM campaigns.campaign_steps
-        WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id) > 20 THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC201', MESSAGE = 'a campaign may have at most 20 steps',
-            DETAIL = format('campaign_id=%s', NEW.campaign_id);
-    END IF;
+    AS <body>;
 
-    -- Targets must be steps of this campaign (the composite foreign keys say so too; this gives
-    -- the caller the engine's own SQLSTATE first).
-    FOREACH v_target IN ARRAY ARRAY[NEW.next_step_id, NEW.true_next_step_id, NEW.false_next_step_id, NEW.email_step_id] LOOP
-        CONTINUE WHEN v_target IS NULL;
-        IF NOT EXISTS (SELECT FROM campaigns.campaign_steps
-                       WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id AND id = v_target) THEN
-            PERFORM campaigns._raise_invalid_rule('QC203', 'a step target must be a step of the same campaign', NEW.id);
-        END IF;
-    END LOOP;
-    IF NEW.email_step_id IS NOT NULL AND NOT EXISTS (
-            SELECT FROM campaigns.campaign_steps WHERE id = NEW.email_step_id AND step_type = 'email') THEN
-        PERFORM campaigns._raise_invalid_rule('QC203', 'email_step_id must name an email step of the same campaign', NEW.id);
-    END IF;
+CREATE FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
 
-    IF NEW.step_type = 'condition' THEN
-        v_error := campaigns._condition_rules_error(NEW.condition_rules);
-    ELSIF NEW.step_type = 'action' THEN
-        v_error := campaigns._action_config_error(NEW.tenant_id, NEW.campaign_id, NEW.action_type, NEW.action_config);
-        IF v_error IS NULL AND NEW.action_type = 'move_to_campaign' AND NOT EXISTS (
-                SELECT FROM campaigns.campaigns
-                WHERE tenant_id = NEW.tenant_id AND id = (NEW.action_config->>'campaign_id')::uuid) THEN
-            PERFORM campaigns._raise_invalid_rule('QC203', 'move_to_campaign must name a campaign of the same tenant', NEW.id);
-        END IF;
-    END IF;
-    IF v_error IS NOT NULL THEN
-        PERFORM campaigns._raise_invalid_rule('QC202', v_error, NEW.id);
-    END IF;
+COMMENT ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) IS 'The number of contacts per variant for an audience of p_audience, a sample of p_sample_percent and p_variants variants: floor(N * S / 100 / V).';
 
-    PERFORM campaigns._validate_campaign_graph(NEW.tenant_id, NEW.campaign_id, 'QC204');
-    RETURN NULL;
-END
-$$;
+CREATE FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid) IS 'The A/B test of an email step as one JSON document: its settings and state, its variants and their live results (campaigns.ab_test_results). NULL when the step has no test.';
+
+CREATE FUNCTION campaigns.ab_test_results(p_ab_test_id uuid) RETURNS TABLE(variant_id uuid, variant_name text, is_control boolean, sent bigint, delivered bigint, unique_opens bigint, unique_clicks bigint, open_rate numeric, click_rate numeric, confidence numeric, lift numeric, is_winner boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.ab_test_results(p_ab_test_id uuid) IS 'Per-variant results of an A/B test''s sample: sent, delivered, unique opens and clicks (of delivered mail), open and click rates in percent, the leader''s two-sided confidence against the runner-up (two-proportion z-test on the win metric), lift against the control ((variant - control) / control, percent), and whether it is the deployed winner.';
+
+CREATE FUNCTION campaigns.add_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) RETURNS TABLE(added integer, removed integer, contact_count integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.add_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) IS 'Adds contacts to a static segment (QC502 for a dynamic one), all or nothing: an id that is not a contact of the tenant refuses the call (QC404). Members already there are kept. Returns (added, 0, contact_count).';
+
+CREATE FUNCTION campaigns.current_tenant_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.current_tenant_id() IS 'The tenant of the current API transaction (setting campaigns.tenant_id, set locally by the service); NULL outside one. Row Level Security keys on the same setting.';
+
+CREATE TABLE campaigns.suppressions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    email text NOT NULL,
+    reason text NOT NULL,
+    source text,
+    added_by uuid,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    CONSTRAINT ck_suppressions_email CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT ck_suppressions_reason CHECK ((reason = ANY (ARRAY['unsubscribe'::text, 'hard_bounce'::text, 'soft_bounce'::text, 'complaint'::text, 'manual'::text, 'import'::text])))
+);
+
+CREATE FUNCTION campaigns.add_suppression(p_email text, p_reason text DEFAULT 'manual'::text, p_source text DEFAULT 'api'::text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.suppressions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.add_suppression(p_email text, p_reason text, p_source text, p_expires_at timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Suppresses an address for the tenant (default: the API transaction''s) with a reason (manual, import, unsubscribe, hard_bounce, soft_bounce, complaint) and an optional expiry (NULL = never; a past one is QC301), and writes an audit entry. A second suppression of the same address (case-insensitive) violates uq_suppressions_tenant_email. Enrollments are not touched: the next email step exits a suppressed contact.';
 
 CREATE FUNCTION campaigns.authenticate_api_key(p_key text) RETURNS TABLE(tenant_id uuid, user_id uuid)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-    SELECT k.tenant_id, k.user_id
-    FROM campaigns.api_keys k
-    WHERE k.key_hash = sha256(convert_to(p_key, 'UTF8'))
-      AND k.revoked_at IS NULL
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.authenticate_api_key(p_key text) IS 'Resolves a presented API key to its tenant and user; no row for an unknown or revoked key. Compares hashes only.';
+
+CREATE FUNCTION campaigns.blackout_action(p_tenant_id uuid, p_campaign_id uuid, p_day date) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.blackout_action(p_tenant_id uuid, p_campaign_id uuid, p_day date) IS 'What the tenant''s blackout dates say about sending campaign p_campaign_id on local day p_day: allow (an override), skip, delay, or NULL (no blackout).';
+
+CREATE FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date DEFAULT NULL::date, p_end date DEFAULT NULL::date, p_group_by text DEFAULT 'day'::text, p_days integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) IS 'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the §2.12 rates, time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
+
+CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEFAULT 30, p_as_of timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, and the 20 latest failures. Runs as the caller (tenant-scoped through the API).';
+
+CREATE FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone) IS 'Raises campaign_alerts for active campaigns with at least 100 sends in the 24 hours before p_as_of: a bounce rate over 5% pauses the campaign, a complaint rate over 0.1% alerts only. One alert of a kind per campaign per 24 hours; each is also sent on pg_notify channel campaigns_alerts. Returns the number raised. Run by pg_cron hourly.';
+
+CREATE FUNCTION campaigns.check_suppression(p_email text, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(email text, suppressed boolean, scope text, reason text, added_at timestamp with time zone, expires_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.check_suppression(p_email text, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Whether an address is suppressed for the tenant at p_as_of: its own list first, then the global one (complaints, abuse). One row: email, suppressed, scope (tenant, global or NULL), reason, added_at, expires_at.';
+
+CREATE FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) IS 'Picks the winner of a running A/B test by hand and deploys it at once (held-back enrollments released with its content). QC404 for an unknown test or a variant of another test, QC602 when the test is not running. Returns the number of enrollments released.';
+
+CREATE FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) IS 'choose_ab_winner for the A/B test of a campaign''s email step (QC404 when the step has none).';
+
+CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, max_attempts integer, lease_expires_at timestamp with time zone, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment is held (left queued). At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
 
 CREATE FUNCTION campaigns.clone_campaign(p_campaign_id uuid) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_source campaigns.campaigns;
-    v_new_id uuid := gen_random_uuid();
-    -- The caller (set by the API per request); a DBA's clone keeps the original's creator.
-    v_caller uuid := NULLIF(current_setting('campaigns.user_id', true), '')::uuid;
-BEGIN
-    SELECT * INTO v_source FROM campaigns.campaigns WHERE id = p_campaign_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found', DETAIL = format('campaign_id=%s', p_campaign_id);
-    END IF;
-    INSERT INTO campaigns.campaigns (
-        id, tenant_id, workspace_id, name, description, campaign_type, status, segment_id, sender_account_id,
-        from_email, from_name, reply_to_email, start_date, end_date, timezone, send_strategy, track_opens,
-        track_clicks, unsubscribe_enabled, daily_limit, sending_days, sending_window_start, sending_window_end,
-        window_missed_action, on_reply, requires_approval, is_promotional, created_by)
-    SELECT v_new_id, tenant_id, workspace_id, left(name || ' (Copy)', 255), description, campaign_type, 'draft',
-        segment_id, sender_account_id, from_email, from_name, reply_to_email, start_date, end_date, timezone,
-        send_strategy, track_opens, track_clicks, unsubscribe_enabled, daily_limit, sending_days,
-        sending_window_start, sending_window_end, window_missed_action, on_reply, requires_approval,
-        is_promotional, coalesce(v_caller, created_by)
-    FROM campaigns.campaigns WHERE id = p_campaign_id;
-
-    -- New ids first, so every target (next, true, false, scope) maps to the copy, never the original.
-    WITH map AS (
-        SELECT s.id AS old_id, gen_random_uuid() AS new_id
-        FROM campaigns.campaign_steps s
-        WHERE s.tenant_id = v_source.tenant_id AND s.campaign_id = p_campaign_id
-    )
-    INSERT INTO campaigns.campaign_steps (
-        id, tenant_id, campaign_id, step_order, step_name, step_type, template_id, subject_line, email_content,
-        wait_duration_value, wait_duration_unit, condition_rules, email_step_id, true_next_step_id,
-        false_next_step_id, action_type, action_config, next_step_id)
-    SELECT m.new_id, s.tenant_id, v_new_id, s.step_order, s.step_name, s.step_type, s.template_id, s.subject_line,
-        s.email_content, s.wait_duration_value, s.wait_duration_unit, s.condition_rules,
-        (SELECT new_id FROM map WHERE old_id = s.email_step_id),
-        (SELECT new_id FROM map WHERE old_id = s.true_next_step_id),
-        (SELECT new_id FROM map WHERE old_id = s.false_next_step_id),
-        s.action_type, s.action_config,
-        (SELECT new_id FROM map WHERE old_id = s.next_step_id)
-    FROM campaigns.campaign_steps s JOIN map m ON m.old_id = s.id;
-    RETURN v_new_id;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) IS 'Copies a campaign as a draft named "<name> (Copy)" with its steps under new ids (branch, next and scope targets remapped to the copies), counters zeroed; no enrollments, analytics or approvals. created_by is the caller (campaigns.user_id setting) or the original''s creator. Returns the new id.';
+
+CREATE FUNCTION campaigns.compile_segment_rules(p_rules jsonb) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) IS 'Validates dynamic-segment rules and compiles them to a boolean SQL expression over contacts aliased c, in which every value is read from the rules passed as $1 (and "now" is $2) — no value is ever part of the SQL text. Raises QC501 with the path of the first problem. See docs/api.md for fields and operators.';
 
 CREATE FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_ended     integer;
-    v_completed integer;
-BEGIN
-    -- Past their end date: remaining enrollments exit (campaign_ended), queued mail is cancelled.
-    v_ended := campaigns._end_expired_campaigns(p_as_of);
-    -- Nothing left to do: no enrollment that could still act and no mail still to go out.
-    UPDATE campaigns.campaigns c
-    SET status = 'completed', completed_at = p_as_of
-    WHERE c.status = 'active'
-      AND c.launched_at <= p_as_of
-      AND NOT EXISTS (SELECT FROM campaigns.campaign_contacts cc
-                      WHERE cc.tenant_id = c.tenant_id AND cc.campaign_id = c.id
-                        AND cc.status IN ('enrolled', 'active', 'paused'))
-      AND NOT EXISTS (SELECT FROM campaigns.email_messages m
-                      WHERE m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status IN ('queued', 'sending'));
-    GET DIAGNOSTICS v_completed = ROW_COUNT;
-    RETURN v_ended + v_completed;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) IS 'Completes active campaigns with no enrollment left in enrolled, active or paused and no mail queued or sending; completes active or paused campaigns whose end_date is at or before p_as_of (their enrollments exit with reason campaign_ended, queued mail is cancelled). Returns the number completed. Run by pg_cron hourly.';
 
 CREATE FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_tenant_id uuid;
-BEGIN
-    SELECT u.tenant_id INTO v_tenant_id FROM campaigns.users u WHERE u.id = p_user_id;
-    IF v_tenant_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'user not found', DETAIL = format('user_id=%s', p_user_id);
-    END IF;
-    RETURN campaigns._mint_api_key(v_tenant_id, p_user_id, p_name);
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) IS 'Mints another API key for an existing user. The key is returned once; only its sha256 is stored.';
+
+CREATE FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) IS 'Creates a draft campaign of the current tenant from the fields in p_campaign (absent ones take their defaults: drip, immediate, UTC, tracking and unsubscribe on), created_by = the API caller. QC302 for a bad timezone, QC301 for an end_date not in the future; a segment or sender of another tenant fails its foreign key.';
+
+CREATE FUNCTION campaigns.create_segment(p_name text, p_segment_type text DEFAULT 'static'::text, p_rules jsonb DEFAULT NULL::jsonb, p_description text DEFAULT NULL::text, p_workspace_id uuid DEFAULT NULL::uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.segments
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_segment(p_name text, p_segment_type text, p_rules jsonb, p_description text, p_workspace_id uuid, p_as_of timestamp with time zone) IS 'Creates a segment of the current tenant. A dynamic one needs valid rules (QC501) and is materialised at once; a static one takes no rules (QC422) and gets members with add_segment_contacts.';
+
+CREATE FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid DEFAULT NULL::uuid) RETURNS campaigns.campaign_steps
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid) IS 'Adds a step to a campaign that is not completed (QC205). step_order defaults to the next free one. With p_after_step_id the step is linked in after that step (which then points to it; the new step takes over its successor unless next_step_id is given). Validated by the step trigger: QC201 (over 20 steps), QC202 (rules / action), QC203 (targets), QC204 (cycle through an email); CHECK constraints for the wait and email fields.';
 
 CREATE FUNCTION campaigns.create_tenant(p_name text, p_admin_email text DEFAULT NULL::text) RETURNS TABLE(tenant_id uuid, api_key text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_tenant_id uuid;
-    v_user_id   uuid;
-BEGIN
-    IF p_name IS NULL OR length(btrim(p_name)) NOT BETWEEN 1 AND 255 THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'tenant name must be 1 to 255 characters',
-            HINT = 'Pass a non-empty name.';
-    END IF;
-    INSERT INTO campaigns.tenants (name) VALUES (btrim(p_name)) RETURNING id INTO v_tenant_id;
-    INSERT INTO campaigns.workspaces (tenant_id, name, slug) VALUES (v_tenant_id, 'Default', 'default');
-    INSERT INTO campaigns.users (tenant_id, email, name, role)
-    VALUES (v_tenant_id, coalesce(p_admin_email, 'admin@' || v_tenant_id || '.invalid'), 'Administrator', 'admin')
-    RETURNING id INTO v_user_id;
-    RETURN QUERY SELECT v_tenant_id, campaigns._mint_api_key(v_tenant_id, v_user_id);
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.create_tenant(p_name text, p_admin_email text) IS 'Creates a tenant with a default workspace, an admin user and a fresh API key for that user. The key is returned once; only its sha256 is stored.';
+
+CREATE TABLE campaigns.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    email text NOT NULL,
+    name text,
+    role text DEFAULT 'member'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_users_email CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT ck_users_role CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))
+);
+
+CREATE FUNCTION campaigns.create_user(p_email text, p_name text DEFAULT NULL::text, p_role text DEFAULT 'member'::text) RETURNS campaigns.users
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role text) IS 'Adds a user (admin or member) to the current tenant. Only an admin may (QC403); a duplicate email (case-insensitive) violates uq_users_tenant_email.';
+
+CREATE FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS TABLE(api_key_id uuid, user_id uuid, name text, key_prefix text, api_key text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) IS 'Mints an API key for a user of the current tenant (setting campaigns.tenant_id), by an admin or for oneself (QC403 otherwise, QC404 for a user of another tenant). The key is returned once; only its sha256 is stored.';
 
 CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    -- SECURITY DEFINER: cron.job is not readable by the application role (and its policy shows
-    -- each user only their own jobs).
-    IF to_regclass('cron.job') IS NULL THEN
-        RETURN p_jobs;
-    END IF;
-    RETURN coalesce((SELECT array_agg(j ORDER BY j) FROM unnest(p_jobs) AS j
-                     WHERE NOT EXISTS (SELECT FROM cron.job WHERE jobname = j)), '{}');
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) IS 'The names in p_jobs that are not installed as pg_cron jobs in this database (all of them where pg_cron is absent). Used by the readiness check.';
+
+CREATE FUNCTION campaigns.current_user_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.current_user_id() IS 'The user the current API key acts for (setting campaigns.user_id, set locally by the service); NULL outside an API transaction (a DBA).';
+
+CREATE FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) IS 'Removes the A/B test of an email step while the campaign is a draft (QC409 otherwise, QC404 when there is none).';
+
+CREATE FUNCTION campaigns.delete_campaign(p_campaign_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.delete_campaign(p_campaign_id uuid) IS 'Deletes a draft campaign with its steps and approvals; any other status is refused (QC205) so sent history is never lost. QC404 when not visible.';
+
+CREATE FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) IS 'Deletes a step, splicing it out of the sequence (steps that led to it lead to its successor). Not on a completed campaign (QC205); on an active or paused one not while contacts stand on it or once mail was sent from it (QC206). QC404 when the step is not in the campaign.';
+
+CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) IS 'The engine''s gauges for monitoring (the service exposes them on /metrics): outbox messages by status, due messages and the oldest due age, sent/tracked mail totals from the step counters, enrollments and campaigns by status, and the last run time, duration and success of each pg_cron job.';
 
 CREATE FUNCTION campaigns.error_codes() RETURNS TABLE(sqlstate text, code text, http_status integer, description text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
-    AS $$
-    VALUES
-        ('QC404', 'NOT_FOUND',                    404, 'the row does not exist (or belongs to another tenant)'),
-        ('QC409', 'INVALID_STATE_TRANSITION',     409, 'the object is not in a state that allows this'),
-        ('QC422', 'VALIDATION_FAILED',            422, 'an argument is out of range or malformed'),
-        ('QC101', 'CAMPAIGN_HAS_NO_STEPS',        422, 'launch: the campaign has no steps'),
-        ('QC102', 'CAMPAIGN_HAS_NO_AUDIENCE',     422, 'launch: no eligible contact after exclusions'),
-        ('QC103', 'APPROVAL_REQUIRED',            409, 'launch: a required approval is missing'),
-        ('QC104', 'MONTHLY_QUOTA_EXCEEDED',       409, 'launch: the tenant''s monthly email quota would be exceeded'),
-        ('QC105', 'CAMPAIGN_STEPS_INVALID',       422, 'launch: the sequence has no entry step or an email step without content'),
-        ('QC201', 'TOO_MANY_STEPS',               422, 'a campaign may have at most 20 steps'),
-        ('QC202', 'INVALID_STEP_RULE',            422, 'a condition rule or action configuration is malformed'),
-        ('QC203', 'STEP_TARGET_OUTSIDE_CAMPAIGN', 422, 'a branch, next or scope target is not a step of this campaign'),
-        ('QC204', 'STEP_CYCLE',                   422, 'the steps form a cycle that could send an email twice'),
-        ('QC205', 'CAMPAIGN_NOT_EDITABLE',        409, 'the campaign''s state does not allow this change'),
-        ('QC301', 'INVALID_TIME_RANGE',           400, 'a range whose start is after its end, or a time in the past'),
-        ('QC302', 'INVALID_TIMEZONE',             422, 'not an IANA timezone name'),
-        ('QC401', 'UNKNOWN_EVENT_TYPE',           422, 'record_email_event: not one of the event types'),
-        ('QC402', 'NOT_APPROVER',                 403, 'the approval row is assigned to another user')
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.error_codes() IS 'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning. Mirrored by service/errors.py.';
+
+CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
+
+CREATE TABLE campaigns.campaign_contacts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    status text DEFAULT 'enrolled'::text NOT NULL,
+    pause_reason text,
+    current_step_id uuid,
+    enrolled_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    exited_at timestamp with time zone,
+    exit_reason text,
+    steps_completed integer DEFAULT 0 NOT NULL,
+    last_email_sent_at timestamp with time zone,
+    next_email_scheduled_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_campaign_contacts_completed CHECK (((status <> 'completed'::text) OR (completed_at IS NOT NULL))),
+    CONSTRAINT ck_campaign_contacts_exited CHECK (((status = 'exited'::text) = ((exited_at IS NOT NULL) AND (exit_reason IS NOT NULL)))),
+    CONSTRAINT ck_campaign_contacts_pause_reason CHECK ((((status = 'paused'::text) = (pause_reason IS NOT NULL)) AND ((pause_reason IS NULL) OR (pause_reason = ANY (ARRAY['campaign'::text, 'reply'::text, 'manual'::text]))))),
+    CONSTRAINT ck_campaign_contacts_status CHECK ((status = ANY (ARRAY['enrolled'::text, 'active'::text, 'paused'::text, 'completed'::text, 'exited'::text]))),
+    CONSTRAINT ck_campaign_contacts_steps_completed CHECK ((steps_completed >= 0))
+);
+
+CREATE FUNCTION campaigns.exit_enrollment(p_campaign_id uuid, p_contact_id uuid, p_reason text DEFAULT 'manual'::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaign_contacts
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.exit_enrollment(p_campaign_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) IS 'Exits one contact from a campaign by hand (exit_reason p_reason, default manual) and cancels its queued mail. QC404 when not enrolled (or not visible), QC409 when the enrollment already completed or exited.';
+
+CREATE FUNCTION campaigns.expire_approvals(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.expire_approvals(p_as_of timestamp with time zone) IS 'Rejects every approval still pending 48 hours after it was requested (as of p_as_of), with a comment saying so, and returns scheduled campaigns among them to draft. Returns the number rejected. Run by pg_cron hourly; safe to run by hand at the same time.';
+
+CREATE FUNCTION campaigns.find_message_for_reply(p_tenant_id uuid, p_references text[], p_from_email text DEFAULT NULL::text, p_subject text DEFAULT NULL::text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.find_message_for_reply(p_tenant_id uuid, p_references text[], p_from_email text, p_subject text) IS 'The tenant''s message a reply answers: the first of p_references (In-Reply-To, then References newest first; with or without <>) that is a stored Message-ID, else the newest message sent to the contact with address p_from_email whose subject equals p_subject without Re:/Fwd: prefixes. NULL when nothing matches. Runs as the caller (Row Level Security applies).';
 
 CREATE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_campaign    campaigns.campaigns;
-    v_entry_step  uuid;
-    v_email_steps integer;
-    v_enrolled    integer;
-    v_quota       integer;
-    v_used        bigint;
-    v_missing     text[];
-BEGIN
-    -- The row lock makes a concurrent second launch wait, then fail the status check.
-    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled'], 'launch');
+    SET jit TO 'off'
+    AS <body>;
 
-    SELECT (array_agg(s.id ORDER BY s.step_order))[1], count(*) FILTER (WHERE s.step_type = 'email')
-      INTO v_entry_step, v_email_steps
-    FROM campaigns.campaign_steps s
-    WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = p_campaign_id;
-    IF v_entry_step IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC101', MESSAGE = 'cannot launch a campaign without steps',
-            DETAIL = format('campaign_id=%s', p_campaign_id), HINT = 'Add at least one email step.';
-    END IF;
-    PERFORM campaigns._validate_campaign_graph(v_campaign.tenant_id, p_campaign_id, 'QC105');
-
-    -- Set-based enrollment: the segment's mailable contacts, minus suppressed and already enrolled.
-    INSERT INTO campaigns.campaign_contacts
-        (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
-    SELECT v_campaign.tenant_id, p_campaign_id, c.id, 'enrolled', v_entry_step, p_as_of,
-           CASE WHEN v_campaign.send_strategy = 'immediate'
-                     AND (v_campaign.window_missed_action = 'send_anyway'
-                          OR (v_campaign.sending_days IS NULL AND v_campaign.sending_window_start IS NULL))
-                THEN p_as_of
-                ELSE campaigns._first_due_at(v_campaign, c.id, coalesce(c.timezone, v_campaign.timezone), p_as_of)
-           END
-    FROM campaigns.segment_contacts sc
-    JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
-    WHERE sc.tenant_id = v_campaign.tenant_id
-      AND sc.segment_id = v_campaign.segment_id
-      AND c.status = 'active'
-      AND NOT EXISTS (SELECT FROM campaigns.suppressions s
-                      WHERE s.tenant_id = c.tenant_id AND lower(s.email) = lower(c.email)
-                        AND (s.expires_at IS NULL OR s.expires_at > p_as_of))
-      AND NOT EXISTS (SELECT FROM campaigns.global_suppressions g
-                      WHERE lower(g.email) = lower(c.email)
-                        AND (g.expires_at IS NULL OR g.expires_at > p_as_of))
-    ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING;
-    GET DIAGNOSTICS v_enrolled = ROW_COUNT;
-
-    -- Every refusal below raises, which rolls the enrollment back: launch is all or nothing.
-    IF v_enrolled = 0 THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC102', MESSAGE = 'Cannot launch campaign without leads',
-            DETAIL = format('campaign_id=%s segment_id=%s', p_campaign_id, v_campaign.segment_id),
-            HINT = 'The segment has no active, unsuppressed contact that is not already enrolled.';
-    END IF;
-
-    IF v_campaign.requires_approval THEN
-        SELECT array_agg(r) INTO v_missing
-        FROM unnest(ARRAY['campaign_manager']
-                    || CASE WHEN v_enrolled > 10000 OR v_campaign.is_promotional
-                            THEN ARRAY['compliance_officer'] ELSE ARRAY[]::text[] END) AS r
-        WHERE NOT EXISTS (
-            SELECT FROM campaigns.campaign_approvals a
-            WHERE a.tenant_id = v_campaign.tenant_id AND a.campaign_id = p_campaign_id
-              AND a.approval_role = r AND a.status = 'approved'
-              AND a.round = (SELECT max(a2.round) FROM campaigns.campaign_approvals a2
-                             WHERE a2.tenant_id = a.tenant_id AND a2.campaign_id = a.campaign_id))
-           OR EXISTS (
-            SELECT FROM campaigns.campaign_approvals a
-            WHERE a.tenant_id = v_campaign.tenant_id AND a.campaign_id = p_campaign_id
-              AND a.approval_role = r AND a.status <> 'approved'
-              AND a.round = (SELECT max(a2.round) FROM campaigns.campaign_approvals a2
-                             WHERE a2.tenant_id = a.tenant_id AND a2.campaign_id = a.campaign_id));
-        IF v_missing IS NOT NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'QC103', MESSAGE = 'required approvals are missing',
-                DETAIL = format('campaign_id=%s missing=%s', p_campaign_id, array_to_string(v_missing, ',')),
-                HINT = 'Every required approver must approve the current round.';
-        END IF;
-    END IF;
-
-    SELECT t.monthly_email_quota INTO v_quota FROM campaigns.tenants t WHERE t.id = v_campaign.tenant_id;
-    IF v_quota IS NOT NULL THEN
-        SELECT count(*) INTO v_used FROM campaigns.email_messages m
-        WHERE m.tenant_id = v_campaign.tenant_id AND m.status <> 'cancelled'
-          AND m.queued_at >= date_trunc('month', p_as_of, 'UTC');
-        -- Upper bound: every enrollment receives every email step.
-        IF v_used + v_enrolled::bigint * v_email_steps > v_quota THEN
-            RAISE EXCEPTION USING ERRCODE = 'QC104', MESSAGE = 'the monthly email quota would be exceeded',
-                DETAIL = format('quota=%s used=%s this launch=%s', v_quota, v_used, v_enrolled::bigint * v_email_steps),
-                HINT = 'Raise tenants.monthly_email_quota or narrow the segment.';
-        END IF;
-    END IF;
-
-    UPDATE campaigns.campaigns
-    SET status = 'active', launched_at = p_as_of, total_contacts = total_contacts + v_enrolled,
-        scheduled_at = NULL, schedule_error = NULL, completed_at = NULL
-    WHERE id = p_campaign_id;
-    RETURN v_enrolled;
-END
-$$;
-
-COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status), QC101 (no steps), QC105 (invalid steps), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota). Returns the number enrolled.';
+COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_id       uuid;
-    v_launched integer := 0;
-    v_state    text;
-    v_message  text;
-BEGIN
-    -- One campaign at a time, each in its own subtransaction: a failing launch is recorded on its
-    -- campaign and does not stop the others. SKIP LOCKED lets a concurrent run take other rows.
-    FOR v_id IN
-        SELECT c.id FROM campaigns.campaigns c
-        WHERE c.status = 'scheduled' AND c.scheduled_at <= p_as_of
-        ORDER BY c.scheduled_at
-        FOR UPDATE SKIP LOCKED
-    LOOP
-        BEGIN
-            PERFORM campaigns.launch_campaign(v_id, p_as_of);
-            v_launched := v_launched + 1;
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
-            -- The schedule failed: back to draft with the error kept for the user to read.
-            UPDATE campaigns.campaigns
-            SET status = 'draft', schedule_error = v_state || ': ' || v_message
-            WHERE id = v_id;
-            RAISE WARNING 'scheduled launch of campaign % failed: % %', v_id, v_state, v_message;
-        END;
-    END LOOP;
-    RETURN v_launched;
-END
-$$;
+    AS <body>;
 
-COMMENT ON FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone) IS 'Launches every scheduled campaign whose scheduled_at is at or before p_as_of, exactly once. A failed launch returns that campaign to draft with schedule_error set and does not stop the others. Returns the number launched. Run by pg_cron every minute.';
+COMMENT ON FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone) IS 'Launches every scheduled campaign whose scheduled_at is at or before p_as_of, exactly once; for a recurring template it launches a clone and moves scheduled_at to the next occurrence (completing the series after its last). A failed launch keeps its error in schedule_error and does not stop the others: a one-off schedule returns to draft, a series goes on. Returns the number launched. Run by pg_cron every minute.';
 
 CREATE FUNCTION campaigns.next_local_time(p_at timestamp with time zone, p_timezone text, p_time time without time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
-    AS $$
-    -- Today at p_time local when still ahead, else tomorrow at p_time local.
-    SELECT CASE
-        WHEN ((p_at AT TIME ZONE p_timezone)::date + p_time) AT TIME ZONE p_timezone >= p_at
-            THEN ((p_at AT TIME ZONE p_timezone)::date + p_time) AT TIME ZONE p_timezone
-        ELSE ((p_at AT TIME ZONE p_timezone)::date + 1 + p_time) AT TIME ZONE p_timezone
-    END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.next_local_time(p_at timestamp with time zone, p_timezone text, p_time time without time zone) IS 'The next instant at or after p_at whose local time in p_timezone is p_time (today if still ahead, else tomorrow).';
+
+CREATE FUNCTION campaigns.next_occurrence(p_recurrence jsonb, p_after timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.next_occurrence(p_recurrence jsonb, p_after timestamp with time zone) IS 'The first occurrence of a recurrence strictly after p_after, or NULL when the series has ended (end_date). recurrence = {frequency daily|weekly|monthly, interval (default 1), days_of_week ISO 1-7 (weekly), day_of_month 1-31 clamped to the month''s last day (monthly), time HH:MM local (default 09:00), timezone (default UTC), start_date, end_date}. Local wall-clock time is kept across DST.';
 
 CREATE FUNCTION campaigns.next_window_open(p_at timestamp with time zone, p_timezone text, p_days smallint[], p_start time without time zone, p_end time without time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
-    AS $$
-DECLARE
-    v_local   timestamp := p_at AT TIME ZONE p_timezone;
-    v_day     date;
-    v_start   time := coalesce(p_start, time '00:00');
-BEGIN
-    IF p_days IS NULL AND p_start IS NULL THEN
-        RETURN p_at;
-    END IF;
-    -- At most a week ahead: some allowed weekday comes within 7 days.
-    FOR v_offset IN 0..7 LOOP
-        v_day := v_local::date + v_offset;
-        CONTINUE WHEN p_days IS NOT NULL AND extract(isodow FROM v_day)::smallint <> ALL (p_days);
-        IF v_offset > 0 THEN
-            RETURN (v_day + v_start) AT TIME ZONE p_timezone;
-        END IF;
-        IF v_local::time < v_start THEN
-            RETURN (v_day + v_start) AT TIME ZONE p_timezone;
-        END IF;
-        IF p_end IS NULL OR v_local::time < p_end THEN
-            RETURN p_at;
-        END IF;
-    END LOOP;
-    RETURN p_at;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.next_window_open(p_at timestamp with time zone, p_timezone text, p_days smallint[], p_start time without time zone, p_end time without time zone) IS 'The earliest instant at or after p_at that falls inside the sending window (ISO weekdays p_days, local hours [p_start, p_end)) in p_timezone. NULL days and hours = no window.';
 
 CREATE FUNCTION campaigns.pause_campaign(p_campaign_id uuid) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_campaign campaigns.campaigns;
-    v_paused   integer;
-BEGIN
-    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['active'], 'pause');
-    UPDATE campaigns.campaigns SET status = 'paused' WHERE id = p_campaign_id;
-    -- Due times are kept; queued mail stays queued (the worker holds a paused campaign's mail).
-    UPDATE campaigns.campaign_contacts
-    SET status = 'paused', pause_reason = 'campaign', updated_at = now()
-    WHERE tenant_id = v_campaign.tenant_id AND campaign_id = p_campaign_id AND status IN ('enrolled', 'active');
-    GET DIAGNOSTICS v_paused = ROW_COUNT;
-    RETURN v_paused;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) IS 'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Returns the number of enrollments paused.';
+
+CREATE FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now(), p_sample integer DEFAULT 10) RETURNS TABLE(contact_count bigint, sample jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone, p_sample integer) IS 'How many contacts the rules match now (status included; launch later skips inactive and suppressed ones), with up to p_sample of them (id, email, status) in email order. Changes nothing. QC501 for invalid rules.';
+
+CREATE FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer DEFAULT 10, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(contact_id uuid, email text, contact_timezone text, send_time timestamp with time zone, send_time_local text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET "TimeZone" TO 'UTC'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) IS 'When the first email would go to a sample of the campaign''s audience if launched at p_as_of (or at its scheduled time): contact, timezone, the instant in UTC and the local time as "YYYY-MM-DD HH:mm:ss ZZZ" (zone abbreviation), from the send strategy and the sending window.';
 
 CREATE FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone DEFAULT now(), p_batch_size integer DEFAULT 5000) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    c_max_hops CONSTANT integer := 10;
-    v_claimed  integer;
-    v_queued   integer := 0;
-BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_as_of IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_batch_size must be positive and p_as_of set';
-    END IF;
-    PERFORM campaigns._end_expired_campaigns(p_as_of);
-    -- The idle tick: nothing due means no working set to build (one probe of the due index).
-    IF NOT EXISTS (SELECT FROM campaigns.campaign_contacts d
-                   WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of) THEN
-        RETURN 0;
-    END IF;
-
-    -- Created once per transaction (ON COMMIT DROP); a second call in one transaction reuses it.
-    IF to_regclass('pg_temp._due_work') IS NULL THEN
-    CREATE TEMP TABLE _due_work (
-        enrollment_id      uuid PRIMARY KEY,
-        tenant_id          uuid NOT NULL,
-        campaign_id        uuid NOT NULL,
-        contact_id         uuid NOT NULL,
-        step_id            uuid,
-        due_at             timestamptz NOT NULL,
-        -- run: keep going; stop: wait for the next pass; deferred: limits or window moved due_at;
-        -- completed / exited: terminal.
-        status             text NOT NULL,
-        exit_reason        text,
-        steps_completed    integer NOT NULL,
-        last_email_sent_at timestamptz,
-        completed_at       timestamptz,
-        emailed            boolean NOT NULL DEFAULT false,
-        send_at            timestamptz,
-        timezone           text NOT NULL
-    ) ON COMMIT DROP;
-    END IF;
-    TRUNCATE pg_temp._due_work;
-
-    -- The claim: due enrollments of active campaigns, oldest first, skipping rows another run (or a
-    -- pause, or an event) holds. The partial index ix_campaign_contacts_due serves the scan in order.
-    INSERT INTO pg_temp._due_work
-        (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
-         last_email_sent_at, timezone)
-    SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
-           cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone)
-    FROM (SELECT * FROM campaigns.campaign_contacts d
-          WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
-            AND EXISTS (SELECT FROM campaigns.campaigns a
-                        WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
-          ORDER BY d.next_email_scheduled_at
-          LIMIT p_batch_size
-          FOR UPDATE OF d SKIP LOCKED) cc
-    JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
-    JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
-    GET DIAGNOSTICS v_claimed = ROW_COUNT;
-    IF v_claimed = 0 THEN
-        RETURN 0;
-    END IF;
-
-    FOR v_hop IN 1..c_max_hops LOOP
-        -- End of the sequence (also a trailing wait whose time has come).
-        UPDATE pg_temp._due_work SET status = 'completed', completed_at = due_at
-        WHERE status = 'run' AND step_id IS NULL;
-
-        -- Wait: measured from when this step was due, never from when the run happened.
-        UPDATE pg_temp._due_work w
-        SET due_at = campaigns._add_wait(w.due_at, s.wait_duration_value, s.wait_duration_unit, w.timezone),
-            step_id = s.next_step_id
-        FROM campaigns.campaign_steps s
-        WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'wait';
-        UPDATE pg_temp._due_work SET status = 'stop' WHERE status = 'run' AND due_at > p_as_of;
-
-        -- After an email only a wait is set up in the same pass: conditions are judged later.
-        UPDATE pg_temp._due_work w SET status = 'stop'
-        FROM campaigns.campaign_steps s
-        WHERE w.status = 'run' AND w.emailed AND s.id = w.step_id AND s.step_type IN ('condition', 'action');
-
-        -- Condition: pick the branch; a null branch target ends the sequence on the next hop.
-        UPDATE pg_temp._due_work w
-        SET step_id = CASE WHEN campaigns._condition_holds(s.condition_rules, s.email_step_id, w.tenant_id, w.enrollment_id, ct)
-                           THEN s.true_next_step_id ELSE s.false_next_step_id END
-        FROM campaigns.campaign_steps s, campaigns.contacts ct
-        WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'condition'
-          AND ct.tenant_id = w.tenant_id AND ct.id = w.contact_id;
-
-        PERFORM campaigns._run_action_steps(p_as_of);
-        v_queued := v_queued + campaigns._run_email_steps(p_as_of);
-
-        EXIT WHEN NOT EXISTS (SELECT FROM pg_temp._due_work WHERE status = 'run');
-    END LOOP;
-
-    -- A loop of instant steps with no wait: stop it rather than spin.
-    UPDATE pg_temp._due_work SET status = 'exited', exit_reason = 'hop_limit' WHERE status = 'run';
-
-    -- One write per enrollment. The status guard is belt and braces: the claim's row locks already
-    -- kept a concurrent pause or exit from changing these rows under us.
-    UPDATE campaigns.campaign_contacts cc
-    SET current_step_id = CASE WHEN w.status IN ('completed') THEN NULL ELSE w.step_id END,
-        next_email_scheduled_at = CASE WHEN w.status IN ('completed', 'exited') THEN NULL ELSE w.due_at END,
-        status = CASE w.status WHEN 'completed' THEN 'completed' WHEN 'exited' THEN 'exited' ELSE 'active' END,
-        started_at = coalesce(cc.started_at, p_as_of),
-        steps_completed = w.steps_completed,
-        last_email_sent_at = w.last_email_sent_at,
-        completed_at = w.completed_at,
-        exited_at = CASE WHEN w.status = 'exited' THEN p_as_of END,
-        exit_reason = w.exit_reason,
-        updated_at = now()
-    FROM pg_temp._due_work w
-    WHERE cc.id = w.enrollment_id AND cc.status IN ('enrolled', 'active');
-
-    IF v_queued > 0 THEN
-        PERFORM pg_notify('campaigns_outbox', v_queued::text);
-    END IF;
-    RETURN v_claimed;
-END
-$$;
+    SET jit TO 'off'
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR UPDATE SKIP LOCKED, so concurrent runs take disjoint rows). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+
+CREATE FUNCTION campaigns.purge_cron_history(p_keep interval DEFAULT '7 days'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) IS 'Deletes pg_cron run details older than p_keep (default 7 days). Returns the number deleted. Run by pg_cron daily.';
+
+CREATE FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) IS 'Creates or replaces the A/B test of an email step while the campaign is a draft (QC205 otherwise): settings (test_name, sample_percent, duration_hours, win_metric, confidence_threshold, minimum_sample_size) and 2 to 5 variants (subject_line, email_content, sender_name, sender_email, is_control), named A, B, … in order; the first is the control unless one is marked. QC404 for a step not in the campaign, QC601 for a non-email step or a wrong variant count. Returns the test id.';
 
 CREATE FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone DEFAULT now(), p_details jsonb DEFAULT '{}'::jsonb) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_msg        campaigns.email_messages;
-    v_email      text;
-    v_on_reply   text;
-    v_threshold  integer;
-    v_soft       integer;
-    v_provider   text := coalesce(p_details->>'provider_event_id', p_details->>'event_id');
-    v_inserted   integer;
-    v_first      boolean;
-    v_first_open boolean := false;
-BEGIN
-    IF p_event_type IS NULL OR p_event_type NOT IN ('delivered', 'open', 'click', 'reply', 'bounce_hard',
-                                                    'bounce_soft', 'complaint', 'unsubscribe') THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC401', MESSAGE = 'unknown event type',
-            DETAIL = format('event_type=%s', p_event_type),
-            HINT = 'One of delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe.';
-    END IF;
-    IF p_details IS NULL OR jsonb_typeof(p_details) <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_details must be a JSON object';
-    END IF;
-    -- The message row lock serialises events of one message, so "first open" is decided once.
-    SELECT * INTO v_msg FROM campaigns.email_messages WHERE id = p_message_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'message not found', DETAIL = format('message_id=%s', p_message_id);
-    END IF;
+    AS <body>;
 
-    INSERT INTO campaigns.email_events
-        (tenant_id, message_id, campaign_id, step_id, contact_id, event_type, occurred_at, provider_event_id, details)
-    VALUES (v_msg.tenant_id, v_msg.id, v_msg.campaign_id, v_msg.step_id, v_msg.contact_id, p_event_type,
-            coalesce(p_occurred_at, now()), v_provider, p_details)
-    ON CONFLICT (tenant_id, message_id, event_type, provider_event_id) WHERE provider_event_id IS NOT NULL DO NOTHING;
-    GET DIAGNOSTICS v_inserted = ROW_COUNT;
-    IF v_inserted = 0 THEN
-        RETURN false;  -- the provider delivered this event before: counted once
-    END IF;
+COMMENT ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) IS 'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: the message''s earliest delivered/open/click/reply/unsubscribe/bounce/complaint times (an event reported late but earlier moves them back) and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
 
-    SELECT c.email INTO v_email FROM campaigns.contacts c WHERE c.tenant_id = v_msg.tenant_id AND c.id = v_msg.contact_id;
+CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_subject text DEFAULT NULL::text, p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    CASE p_event_type
-    WHEN 'delivered' THEN
-        v_first := v_msg.delivered_at IS NULL;
-        UPDATE campaigns.email_messages SET delivered_at = coalesce(delivered_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET emails_delivered = emails_delivered + v_first::integer
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET consecutive_soft_bounces = 0
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND consecutive_soft_bounces <> 0;
+COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
 
-    WHEN 'open', 'click' THEN
-        -- A click without a prior open counts as an open too.
-        v_first_open := v_msg.first_opened_at IS NULL;
-        v_first := p_event_type = 'click' AND v_msg.first_clicked_at IS NULL;
-        UPDATE campaigns.email_messages
-        SET first_opened_at = coalesce(first_opened_at, p_occurred_at),
-            open_count = open_count + (p_event_type = 'open')::integer,
-            first_clicked_at = CASE WHEN p_event_type = 'click' THEN coalesce(first_clicked_at, p_occurred_at) ELSE first_clicked_at END,
-            click_count = click_count + (p_event_type = 'click')::integer
-        WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps
-        SET opens = opens + v_first_open::integer, clicks = clicks + v_first::integer
-        WHERE (v_first_open OR v_first) AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
+CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS TABLE(message_id uuid, status text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    WHEN 'reply' THEN
-        v_first := v_msg.replied_at IS NULL;
-        UPDATE campaigns.email_messages SET replied_at = coalesce(replied_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET replies = replies + 1
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        SELECT c.on_reply INTO v_on_reply FROM campaigns.campaigns c WHERE c.tenant_id = v_msg.tenant_id AND c.id = v_msg.campaign_id;
-        IF v_on_reply = 'exit' THEN
-            UPDATE campaigns.campaign_contacts
-            SET status = 'exited', exit_reason = 'replied', exited_at = p_occurred_at, pause_reason = NULL,
-                next_email_scheduled_at = NULL, updated_at = now()
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id AND status IN ('enrolled', 'active', 'paused');
-            UPDATE campaigns.email_messages SET status = 'cancelled', last_error = 'replied'
-            WHERE tenant_id = v_msg.tenant_id AND enrollment_id = v_msg.enrollment_id AND status = 'queued';
-        ELSIF v_on_reply = 'pause' THEN
-            UPDATE campaigns.campaign_contacts SET status = 'paused', pause_reason = 'reply', updated_at = now()
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id AND status IN ('enrolled', 'active');
-        END IF;
+COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
 
-    WHEN 'unsubscribe' THEN
-        v_first := v_msg.unsubscribed_at IS NULL;
-        UPDATE campaigns.email_messages SET unsubscribed_at = coalesce(unsubscribed_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET unsubscribes = unsubscribes + 1
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET status = 'unsubscribed'
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-        PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'unsubscribe', p_occurred_at);
-        PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'unsubscribed', p_occurred_at);
+CREATE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
 
-    WHEN 'bounce_hard' THEN
-        v_first := v_msg.bounced_at IS NULL;
-        UPDATE campaigns.email_messages SET bounced_at = coalesce(bounced_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET bounces = bounces + 1
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET status = 'bounced'
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-        PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'hard_bounce', p_occurred_at);
-        PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'bounced', p_occurred_at);
+COMMENT ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) IS 'For active campaigns with refresh_audience: enrolls the segment''s new eligible members at the first step (due per the send strategy and window) and exits enrollments whose contact left the segment (reason segment_exit, queued mail cancelled). A dynamic segment is refreshed from its rules first (refresh_segment). Returns the number of enrollments added plus exited. Run by pg_cron daily.';
 
-    WHEN 'bounce_soft' THEN
-        SELECT t.soft_bounce_threshold INTO v_threshold FROM campaigns.tenants t WHERE t.id = v_msg.tenant_id;
-        UPDATE campaigns.contacts SET consecutive_soft_bounces = consecutive_soft_bounces + 1
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id
-        RETURNING consecutive_soft_bounces INTO v_soft;
-        IF v_soft >= v_threshold THEN
-            UPDATE campaigns.email_messages SET bounced_at = coalesce(bounced_at, p_occurred_at) WHERE id = v_msg.id;
-            UPDATE campaigns.campaign_steps SET bounces = bounces + 1
-            WHERE v_msg.bounced_at IS NULL AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-            UPDATE campaigns.contacts SET status = 'bounced'
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-            PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'soft_bounce', p_occurred_at);
-            PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'bounced', p_occurred_at);
-        END IF;
+CREATE FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
-    WHEN 'complaint' THEN
-        UPDATE campaigns.email_messages SET complained_at = coalesce(complained_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.contacts SET status = 'unsubscribed'
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-        -- Platform-wide: no tenant may mail this address again.
-        INSERT INTO campaigns.global_suppressions (email, reason, source_tenant_id, added_at)
-        VALUES (v_email, 'complaint', v_msg.tenant_id, p_occurred_at)
-        ON CONFLICT (lower(email)) DO NOTHING;
-        PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'complained', p_occurred_at);
-        PERFORM pg_notify('campaigns_alerts', json_build_object(
-            'kind', 'complaint', 'tenant_id', v_msg.tenant_id, 'campaign_id', v_msg.campaign_id,
-            'message_id', v_msg.id)::text);
-    END CASE;
-    RETURN true;
-END
-$$;
+COMMENT ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with time zone) IS 'Refreshes every active dynamic segment (of every tenant when run by the owner, of the current tenant under the API role). Returns the number refreshed. Meant to run before refresh_campaign_audiences.';
 
-COMMENT ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) IS 'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: first open/click/reply times and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
+CREATE FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(added integer, removed integer, contact_count integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) IS 'Materialises a dynamic segment''s membership into segment_contacts as of p_as_of, set-based and wholesale (members that no longer match are removed, new matches added with added_via rule_match), and recounts contact_count; a static segment is only recounted. Returns (added, removed, contact_count). QC404 when the segment is not visible.';
+
+CREATE FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) RETURNS TABLE(added integer, removed integer, contact_count integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) IS 'Removes contacts from a static segment (QC502 for a dynamic one); ids that are not members are ignored. Enrollments already made are not touched. Returns (0, removed, contact_count).';
+
+CREATE FUNCTION campaigns.remove_suppression(p_suppression_id uuid, p_reason text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.suppressions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.remove_suppression(p_suppression_id uuid, p_reason text, p_as_of timestamp with time zone) IS 'Removes one of the tenant''s suppressions; a non-empty reason is required (QC422) and kept, with the actor, in suppression_audit. Global suppressions cannot be removed by a tenant (they are not in this table). QC404 when not visible. Returns the removed row.';
+
+CREATE FUNCTION campaigns.reorder_steps(p_campaign_id uuid, p_step_ids uuid[]) RETURNS SETOF campaigns.campaign_steps
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.reorder_steps(p_campaign_id uuid, p_step_ids uuid[]) IS 'Sets step_order 1..n in the order of p_step_ids, which must list every step of the campaign once (QC422), in one transaction through the deferrable uq_campaign_steps_order. Display order only, except that the first step is where new enrollments start. Not on a completed campaign (QC205).';
+
+CREATE TABLE campaigns.campaign_approvals (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    approver_id uuid NOT NULL,
+    approval_role text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    round integer DEFAULT 1 NOT NULL,
+    comments text,
+    requested_by uuid,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    reviewed_at timestamp with time zone,
+    CONSTRAINT ck_campaign_approvals_reviewed CHECK (((status = 'pending'::text) = (reviewed_at IS NULL))),
+    CONSTRAINT ck_campaign_approvals_role CHECK ((approval_role = ANY (ARRAY['campaign_manager'::text, 'compliance_officer'::text]))),
+    CONSTRAINT ck_campaign_approvals_round CHECK ((round >= 1)),
+    CONSTRAINT ck_campaign_approvals_status CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text])))
+);
+
+CREATE FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS SETOF campaigns.campaign_approvals
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) IS 'Opens a new approval round for a draft or scheduled campaign (QC409 otherwise, or while a round is pending): one pending row per {user_id, role} in p_approvers (roles campaign_manager, compliance_officer). requested_by is the API caller. Returns the new rows.';
 
 CREATE FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_campaign campaigns.campaigns;
-    v_resumed  integer;
-BEGIN
-    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['paused'], 'resume');
-    IF v_campaign.end_date <= p_as_of THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = 'cannot resume a campaign past its end date',
-            DETAIL = format('campaign_id=%s end_date=%s', p_campaign_id, v_campaign.end_date),
-            HINT = 'complete_finished_campaigns completes it; clone it to send again.';
-    END IF;
-    UPDATE campaigns.campaigns SET status = 'active' WHERE id = p_campaign_id;
-    -- Only the enrollments the campaign pause paused; those paused on their own (reply, by hand)
-    -- stay paused. Overdue ones become due now and are paced by the daily limit and the window
-    -- when processed, so resume is not a burst.
-    UPDATE campaigns.campaign_contacts
-    SET status = CASE WHEN started_at IS NULL THEN 'enrolled' ELSE 'active' END,
-        pause_reason = NULL,
-        updated_at = now()
-    WHERE tenant_id = v_campaign.tenant_id AND campaign_id = p_campaign_id
-      AND status = 'paused' AND pause_reason = 'campaign';
-    GET DIAGNOSTICS v_resumed = ROW_COUNT;
-    RETURN v_resumed;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Resumes a paused campaign (QC409 from any other status, or when its end_date is at or before p_as_of): enrollments paused with the campaign are released, those paused individually stay paused. Overdue enrollments are paced by the daily limit and sending window when processed. Returns the number released.';
+
+CREATE FUNCTION campaigns.review_approval(p_approval_id uuid, p_decision text, p_comments text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaign_approvals
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.review_approval(p_approval_id uuid, p_decision text, p_comments text, p_as_of timestamp with time zone) IS 'Approves or rejects (p_decision) a pending approval with comments, by its assigned approver only (QC402 for anyone else; QC409 when no longer pending). Sets reviewed_at. A rejection closes the round and returns a scheduled campaign to draft.';
+
+CREATE FUNCTION campaigns.revoke_api_key(p_api_key_id uuid) RETURNS TABLE(api_key_id uuid, user_id uuid, name text, key_prefix text, created_at timestamp with time zone, revoked_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.revoke_api_key(p_api_key_id uuid) IS 'Revokes an API key of the current tenant (its owner or an admin; QC403 otherwise). Idempotent: revoking a revoked key keeps the first revocation time.';
 
 CREATE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL::date, p_days_back integer DEFAULT 0) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_last  date := coalesce(p_day, (now() AT TIME ZONE 'UTC')::date - 1);
-    v_first date;
-    v_rows  integer;
-BEGIN
-    IF p_days_back IS NULL OR p_days_back < 0 OR p_days_back > 366 THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_days_back must be between 0 and 366';
-    END IF;
-    -- Singleton: a second concurrent run (cron plus a DBA) returns at once.
-    IF NOT pg_try_advisory_xact_lock(hashtext('campaigns.rollup_analytics')) THEN
-        RETURN 0;
-    END IF;
-    v_first := v_last - p_days_back;
-
-    -- Each count is attributed to the UTC day it happened: sends by sent_at, unique opens/clicks by
-    -- the message's first open/click, totals by the events of that day. Every campaign with any
-    -- activity that day gets a row, whatever its status (paused ones included).
-    WITH bounds AS (
-        SELECT d::date AS day, (d::date)::timestamp AT TIME ZONE 'UTC' AS lo, (d::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
-        FROM generate_series(v_first, v_last, interval '1 day') d
-    ), sent AS (
-        SELECT m.tenant_id, m.campaign_id, b.day, count(*) AS emails_sent
-        FROM bounds b JOIN campaigns.email_messages m ON m.sent_at >= b.lo AND m.sent_at < b.hi
-        GROUP BY 1, 2, 3
-    ), ev AS (
-        SELECT e.tenant_id, e.campaign_id, b.day,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'delivered') AS emails_delivered,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('bounce_hard', 'bounce_soft')
-                                                    AND m.bounced_at >= b.lo AND m.bounced_at < b.hi) AS emails_bounced,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type IN ('open', 'click')
-                                                    AND m.first_opened_at >= b.lo AND m.first_opened_at < b.hi) AS unique_opens,
-               count(*) FILTER (WHERE e.event_type = 'open') AS total_opens,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'click'
-                                                    AND m.first_clicked_at >= b.lo AND m.first_clicked_at < b.hi) AS unique_clicks,
-               count(*) FILTER (WHERE e.event_type = 'click') AS total_clicks,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'reply') AS replies,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'complaint') AS spam_complaints,
-               count(DISTINCT e.message_id) FILTER (WHERE e.event_type = 'unsubscribe') AS unsubscribes
-        FROM bounds b
-        JOIN campaigns.email_events e ON e.occurred_at >= b.lo AND e.occurred_at < b.hi
-        JOIN campaigns.email_messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
-        GROUP BY 1, 2, 3
-    ), totals AS (
-        SELECT coalesce(s.tenant_id, v.tenant_id) AS tenant_id, coalesce(s.campaign_id, v.campaign_id) AS campaign_id,
-               coalesce(s.day, v.day) AS day,
-               coalesce(s.emails_sent, 0) AS emails_sent, coalesce(v.emails_delivered, 0) AS emails_delivered,
-               coalesce(v.emails_bounced, 0) AS emails_bounced, coalesce(v.unique_opens, 0) AS unique_opens,
-               coalesce(v.total_opens, 0) AS total_opens, coalesce(v.unique_clicks, 0) AS unique_clicks,
-               coalesce(v.total_clicks, 0) AS total_clicks, coalesce(v.replies, 0) AS replies,
-               coalesce(v.spam_complaints, 0) AS spam_complaints, coalesce(v.unsubscribes, 0) AS unsubscribes
-        FROM sent s FULL JOIN ev v ON v.tenant_id = s.tenant_id AND v.campaign_id = s.campaign_id AND v.day = s.day
-    )
-    INSERT INTO campaigns.campaign_analytics AS a (
-        tenant_id, campaign_id, date, emails_sent, emails_delivered, emails_bounced, unique_opens, total_opens,
-        unique_clicks, total_clicks, replies, spam_complaints, unsubscribes, delivery_rate, open_rate, click_rate,
-        click_to_open_rate, reply_rate, unsubscribe_rate, bounce_rate, complaint_rate, calculated_at)
-    SELECT t.tenant_id, t.campaign_id, t.day, t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
-           t.total_opens, t.unique_clicks, t.total_clicks, t.replies, t.spam_complaints, t.unsubscribes,
-           campaigns._rate(t.emails_delivered, t.emails_sent), campaigns._rate(t.unique_opens, t.emails_delivered),
-           campaigns._rate(t.unique_clicks, t.emails_delivered), campaigns._rate(t.unique_clicks, t.unique_opens),
-           campaigns._rate(t.replies, t.emails_delivered), campaigns._rate(t.unsubscribes, t.emails_delivered),
-           campaigns._rate(t.emails_bounced, t.emails_sent), campaigns._rate(t.spam_complaints, t.emails_delivered),
-           now()
-    FROM totals t
-    ON CONFLICT ON CONSTRAINT uq_campaign_analytics_day DO UPDATE
-    SET emails_sent = EXCLUDED.emails_sent, emails_delivered = EXCLUDED.emails_delivered,
-        emails_bounced = EXCLUDED.emails_bounced, unique_opens = EXCLUDED.unique_opens,
-        total_opens = EXCLUDED.total_opens, unique_clicks = EXCLUDED.unique_clicks,
-        total_clicks = EXCLUDED.total_clicks, replies = EXCLUDED.replies,
-        spam_complaints = EXCLUDED.spam_complaints, unsubscribes = EXCLUDED.unsubscribes,
-        delivery_rate = EXCLUDED.delivery_rate, open_rate = EXCLUDED.open_rate, click_rate = EXCLUDED.click_rate,
-        click_to_open_rate = EXCLUDED.click_to_open_rate, reply_rate = EXCLUDED.reply_rate,
-        unsubscribe_rate = EXCLUDED.unsubscribe_rate, bounce_rate = EXCLUDED.bounce_rate,
-        complaint_rate = EXCLUDED.complaint_rate, calculated_at = EXCLUDED.calculated_at
-    -- A re-run that finds the same counts leaves the row (and its calculated_at) untouched.
-    WHERE (a.emails_sent, a.emails_delivered, a.emails_bounced, a.unique_opens, a.total_opens, a.unique_clicks,
-           a.total_clicks, a.replies, a.spam_complaints, a.unsubscribes)
-          IS DISTINCT FROM
-          (EXCLUDED.emails_sent, EXCLUDED.emails_delivered, EXCLUDED.emails_bounced, EXCLUDED.unique_opens,
-           EXCLUDED.total_opens, EXCLUDED.unique_clicks, EXCLUDED.total_clicks, EXCLUDED.replies,
-           EXCLUDED.spam_complaints, EXCLUDED.unsubscribes);
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    RETURN v_rows;
-END
-$$;
+    SET jit TO 'off'
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) IS 'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
+
+CREATE FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(affected integer, campaign campaigns.campaigns)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) IS 'One lifecycle action and the campaign afterwards: launch / start (refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
 
 CREATE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone DEFAULT now()) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    IF p_start IS NULL OR p_start <= p_as_of THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'the start time must be in the future',
-            DETAIL = format('start=%s as_of=%s', p_start, p_as_of);
-    END IF;
-    PERFORM campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled'], 'schedule');
-    UPDATE campaigns.campaigns SET status = 'scheduled', scheduled_at = p_start, schedule_error = NULL
-    WHERE id = p_campaign_id;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) IS 'Schedules a draft campaign (or moves an existing schedule) to launch at p_start, which must be after p_as_of (QC301). launch_scheduled_campaigns launches it once due.';
+
+CREATE FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_local_start timestamp without time zone DEFAULT NULL::timestamp without time zone, p_timezone text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
 
 CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-DECLARE
-    v_step_schedule text;
-    v_jobs text[][] ;
-BEGIN
-    IF to_regclass('cron.job') IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = 'pg_cron is not installed in this database',
-            HINT = 'CREATE EXTENSION pg_cron in the database named by cron.database_name.';
-    END IF;
-    -- An explicit interval wins; otherwise keep the one in place (the demo runs every minute), else 5 minutes.
-    SELECT coalesce(p_step_schedule, (SELECT schedule FROM cron.job WHERE jobname = 'campaigns.process_due_steps'), '*/5 * * * *')
-      INTO v_step_schedule;
-    v_jobs := ARRAY[
-        ARRAY['campaigns.process_due_steps',           v_step_schedule, 'SELECT campaigns.process_due_steps()'],
-        ARRAY['campaigns.launch_scheduled_campaigns',  '* * * * *',     'SELECT campaigns.launch_scheduled_campaigns()'],
-        ARRAY['campaigns.complete_finished_campaigns', '0 * * * *',     'SELECT campaigns.complete_finished_campaigns()'],
-        ARRAY['campaigns.rollup_analytics',            '0 2 * * *',     'SELECT campaigns.rollup_analytics(NULL, 7)']
-    ];
-    PERFORM cron.schedule(v_jobs[i][1], v_jobs[i][2], v_jobs[i][3]) FROM generate_subscripts(v_jobs, 1) AS i;
-    -- Jobs of ours that are no longer in the list are removed.
-    PERFORM cron.unschedule(jobid) FROM cron.job
-    WHERE jobname LIKE 'campaigns.%' AND jobname <> ALL (SELECT v_jobs[i][1] FROM generate_subscripts(v_jobs, 1) AS i);
-END
-$$;
+    AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC. Run in the database named by cron.database_name.';
+COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+
+CREATE FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone) IS 'Makes a draft campaign a recurring template (see next_occurrence for the recurrence object) and schedules its first occurrence after p_as_of, which it returns. At each occurrence launch_scheduled_campaigns launches a clone of it (parent_campaign_id points back), so every occurrence is a new run. QC422 for an invalid recurrence, QC301 when no occurrence remains, QC409 unless draft or scheduled.';
+
+CREATE FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'The ids of p_tenant_id''s contacts (default: the API transaction''s tenant) matching the segment rules at p_as_of. QC501 for invalid rules.';
 
 CREATE FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
-    AS $$
-BEGIN
-    PERFORM campaigns._lock_campaign(p_campaign_id, ARRAY['scheduled'], 'unschedule');
-    UPDATE campaigns.campaigns SET status = 'draft', scheduled_at = NULL WHERE id = p_campaign_id;
-END
-$$;
+    AS <body>;
 
 COMMENT ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) IS 'Cancels the schedule of a scheduled campaign, returning it to draft (QC409 otherwise).';
+
+CREATE FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
+
+CREATE FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) RETURNS campaigns.contacts
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) IS 'Applies the keys present in p_changes to a contact (null clears; custom_fields and tags are replaced). Re-activating an unsubscribed or bounced contact whose address is suppressed is refused (QC409). QC404 when the contact is not visible.';
+
+CREATE FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.segments
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies name, description, is_active and (dynamic segments only) rules from p_changes; new rules are validated (QC501) and materialised at once. The type of a segment never changes. QC404 when not visible.';
+
+CREATE FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) RETURNS campaigns.campaign_steps
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) IS 'Applies the fields present in p_changes to a step (null clears). Not on a completed campaign (QC205). On an active or paused campaign the step type cannot change while contacts stand on the step or mail was sent from it (QC206); content, waits, rules and links may. Validated as create_step.';
+
+CREATE FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id()) RETURNS TABLE(row_index integer, contact_id uuid, outcome text, error_code text, error_field text, error_message text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) IS 'Upserts a JSON array of contact objects by email (case-insensitive) for p_tenant_id (default: the API transaction''s tenant), set-based, and returns one outcome per row: created, updated or rejected with error_code (NOT_AN_OBJECT, UNKNOWN_FIELD, INVALID_EMAIL, INVALID_TYPE, INVALID_TIMEZONE, DUPLICATE_IN_BATCH, CONCURRENT_UPDATE) and error_field. Valid rows are saved whatever the others hold. A present key overwrites (null clears), an absent key keeps the stored value, custom_fields merge, tags are replaced; status is never imported (no re-subscription).';
+
+CREATE TABLE campaigns.ab_test_assignments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    ab_test_id uuid NOT NULL,
+    variant_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    enrollment_id uuid NOT NULL,
+    assigned_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE campaigns.ab_test_variants (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    ab_test_id uuid NOT NULL,
+    variant_name text NOT NULL,
+    is_control boolean DEFAULT false NOT NULL,
+    subject_line text,
+    email_content text,
+    sender_name text,
+    sender_email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ab_test_variants_name CHECK ((variant_name ~ '^[A-Z]$'::text)),
+    CONSTRAINT ck_ab_test_variants_sender_email CHECK (((sender_email IS NULL) OR (sender_email ~ '^[^@\s]+@[^@\s]+$'::text)))
+);
 
 CREATE TABLE campaigns.api_keys (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -1559,102 +1064,204 @@ CREATE TABLE campaigns.campaign_analytics (
     calculated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-CREATE TABLE campaigns.campaign_approvals (
+CREATE TABLE campaigns.tenants (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    approver_id uuid NOT NULL,
-    approval_role text NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    round integer DEFAULT 1 NOT NULL,
-    comments text,
-    requested_by uuid,
-    requested_at timestamp with time zone DEFAULT now() NOT NULL,
-    reviewed_at timestamp with time zone,
-    CONSTRAINT ck_campaign_approvals_reviewed CHECK (((status = 'pending'::text) = (reviewed_at IS NULL))),
-    CONSTRAINT ck_campaign_approvals_role CHECK ((approval_role = ANY (ARRAY['campaign_manager'::text, 'compliance_officer'::text]))),
-    CONSTRAINT ck_campaign_approvals_round CHECK ((round >= 1)),
-    CONSTRAINT ck_campaign_approvals_status CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text])))
-);
-
-CREATE TABLE campaigns.campaign_contacts (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    contact_id uuid NOT NULL,
-    status text DEFAULT 'enrolled'::text NOT NULL,
-    pause_reason text,
-    current_step_id uuid,
-    enrolled_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    exited_at timestamp with time zone,
-    exit_reason text,
-    steps_completed integer DEFAULT 0 NOT NULL,
-    last_email_sent_at timestamp with time zone,
-    next_email_scheduled_at timestamp with time zone,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_campaign_contacts_completed CHECK (((status <> 'completed'::text) OR (completed_at IS NOT NULL))),
-    CONSTRAINT ck_campaign_contacts_exited CHECK (((status = 'exited'::text) = ((exited_at IS NOT NULL) AND (exit_reason IS NOT NULL)))),
-    CONSTRAINT ck_campaign_contacts_pause_reason CHECK ((((status = 'paused'::text) = (pause_reason IS NOT NULL)) AND ((pause_reason IS NULL) OR (pause_reason = ANY (ARRAY['campaign'::text, 'reply'::text, 'manual'::text]))))),
-    CONSTRAINT ck_campaign_contacts_status CHECK ((status = ANY (ARRAY['enrolled'::text, 'active'::text, 'paused'::text, 'completed'::text, 'exited'::text]))),
-    CONSTRAINT ck_campaign_contacts_steps_completed CHECK ((steps_completed >= 0))
-);
-
-CREATE TABLE campaigns.campaign_steps (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_order integer NOT NULL,
-    step_name text,
-    step_type text NOT NULL,
-    template_id uuid,
-    subject_line text,
-    email_content text,
-    wait_duration_value integer,
-    wait_duration_unit text,
-    condition_rules jsonb,
-    email_step_id uuid,
-    true_next_step_id uuid,
-    false_next_step_id uuid,
-    action_type text,
-    action_config jsonb DEFAULT '{}'::jsonb NOT NULL,
-    next_step_id uuid,
-    emails_sent integer DEFAULT 0 NOT NULL,
-    emails_delivered integer DEFAULT 0 NOT NULL,
-    opens integer DEFAULT 0 NOT NULL,
-    clicks integer DEFAULT 0 NOT NULL,
-    replies integer DEFAULT 0 NOT NULL,
-    unsubscribes integer DEFAULT 0 NOT NULL,
-    bounces integer DEFAULT 0 NOT NULL,
+    name text NOT NULL,
+    monthly_email_quota integer,
+    max_send_rate_per_second numeric(10,2),
+    soft_bounce_threshold integer DEFAULT 3 NOT NULL,
+    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR (action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text])))),
-    CONSTRAINT ck_campaign_steps_action_config CHECK ((jsonb_typeof(action_config) = 'object'::text)),
-    CONSTRAINT ck_campaign_steps_condition CHECK (((step_type <> 'condition'::text) OR ((jsonb_typeof(condition_rules) = 'object'::text) AND (next_step_id IS NULL)))),
-    CONSTRAINT ck_campaign_steps_counters CHECK (((emails_sent >= 0) AND (emails_delivered >= 0) AND (opens >= 0) AND (clicks >= 0) AND (replies >= 0) AND (unsubscribes >= 0) AND (bounces >= 0))),
-    CONSTRAINT ck_campaign_steps_email CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL) OR ((subject_line IS NOT NULL) AND (email_content IS NOT NULL)))),
-    CONSTRAINT ck_campaign_steps_no_self_loop CHECK (((next_step_id IS DISTINCT FROM id) AND (true_next_step_id IS DISTINCT FROM id) AND (false_next_step_id IS DISTINCT FROM id))),
-    CONSTRAINT ck_campaign_steps_order CHECK ((step_order >= 1)),
-    CONSTRAINT ck_campaign_steps_type CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text, 'action'::text]))),
-    CONSTRAINT ck_campaign_steps_wait CHECK (((step_type <> 'wait'::text) OR ((wait_duration_value > 0) AND (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))))),
-    CONSTRAINT ck_campaign_steps_wait_unit CHECK (((wait_duration_unit IS NULL) OR (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))))
+    max_emails_per_contact_per_day integer,
+    min_hours_between_emails numeric(5,2),
+    CONSTRAINT ck_tenants_contact_cap CHECK (((max_emails_per_contact_per_day IS NULL) OR (max_emails_per_contact_per_day > 0))),
+    CONSTRAINT ck_tenants_contact_gap CHECK (((min_hours_between_emails IS NULL) OR (min_hours_between_emails > (0)::numeric))),
+    CONSTRAINT ck_tenants_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
+    CONSTRAINT ck_tenants_quota CHECK (((monthly_email_quota IS NULL) OR (monthly_email_quota > 0))),
+    CONSTRAINT ck_tenants_rate CHECK (((max_send_rate_per_second IS NULL) OR (max_send_rate_per_second > (0)::numeric))),
+    CONSTRAINT ck_tenants_settings CHECK ((jsonb_typeof(settings) = 'object'::text)),
+    CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0))
 );
 
-CREATE TABLE campaigns.email_events (
+CREATE VIEW campaigns.bi_campaign_performance AS
+ SELECT c.tenant_id,
+    t.name AS tenant_name,
+    c.id AS campaign_id,
+    c.name AS campaign_name,
+    c.campaign_type,
+    c.status,
+    c.launched_at,
+    c.completed_at,
+    c.total_contacts,
+    COALESCE(a.emails_sent, (0)::bigint) AS emails_sent,
+    COALESCE(a.emails_delivered, (0)::bigint) AS emails_delivered,
+    COALESCE(a.emails_bounced, (0)::bigint) AS emails_bounced,
+    COALESCE(a.unique_opens, (0)::bigint) AS unique_opens,
+    COALESCE(a.total_opens, (0)::bigint) AS total_opens,
+    COALESCE(a.unique_clicks, (0)::bigint) AS unique_clicks,
+    COALESCE(a.total_clicks, (0)::bigint) AS total_clicks,
+    COALESCE(a.replies, (0)::bigint) AS replies,
+    COALESCE(a.spam_complaints, (0)::bigint) AS spam_complaints,
+    COALESCE(a.unsubscribes, (0)::bigint) AS unsubscribes,
+        CASE
+            WHEN (COALESCE(a.emails_sent, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.emails_delivered)::numeric) / (a.emails_sent)::numeric), 2)
+        END AS delivery_rate,
+        CASE
+            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.unique_opens)::numeric) / (a.emails_delivered)::numeric), 2)
+        END AS open_rate,
+        CASE
+            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.unique_clicks)::numeric) / (a.emails_delivered)::numeric), 2)
+        END AS click_rate,
+        CASE
+            WHEN (COALESCE(a.unique_opens, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.unique_clicks)::numeric) / (a.unique_opens)::numeric), 2)
+        END AS click_to_open_rate,
+        CASE
+            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.replies)::numeric) / (a.emails_delivered)::numeric), 2)
+        END AS reply_rate,
+        CASE
+            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.unsubscribes)::numeric) / (a.emails_delivered)::numeric), 2)
+        END AS unsubscribe_rate,
+        CASE
+            WHEN (COALESCE(a.emails_sent, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.emails_bounced)::numeric) / (a.emails_sent)::numeric), 2)
+        END AS bounce_rate,
+        CASE
+            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (a.spam_complaints)::numeric) / (a.emails_delivered)::numeric), 2)
+        END AS complaint_rate,
+    a.first_day,
+    a.last_day,
+    a.calculated_at
+   FROM ((campaigns.campaigns c
+     JOIN campaigns.tenants t ON ((t.id = c.tenant_id)))
+     LEFT JOIN ( SELECT campaign_analytics.tenant_id,
+            campaign_analytics.campaign_id,
+            sum(campaign_analytics.emails_sent) AS emails_sent,
+            sum(campaign_analytics.emails_delivered) AS emails_delivered,
+            sum(campaign_analytics.emails_bounced) AS emails_bounced,
+            sum(campaign_analytics.unique_opens) AS unique_opens,
+            sum(campaign_analytics.total_opens) AS total_opens,
+            sum(campaign_analytics.unique_clicks) AS unique_clicks,
+            sum(campaign_analytics.total_clicks) AS total_clicks,
+            sum(campaign_analytics.replies) AS replies,
+            sum(campaign_analytics.spam_complaints) AS spam_complaints,
+            sum(campaign_analytics.unsubscribes) AS unsubscribes,
+            min(campaign_analytics.date) AS first_day,
+            max(campaign_analytics.date) AS last_day,
+            max(campaign_analytics.calculated_at) AS calculated_at
+           FROM campaigns.campaign_analytics
+          GROUP BY campaign_analytics.tenant_id, campaign_analytics.campaign_id) a ON (((a.tenant_id = c.tenant_id) AND (a.campaign_id = c.id))))
+  WHERE (c.status <> 'draft'::text);
+
+COMMENT ON VIEW campaigns.bi_campaign_performance IS 'One row per launched campaign (all tenants): totals of the daily rollup (campaign_analytics) and the rates recomputed from those totals (percent, 2 decimals, 0 for a zero denominator). As fresh as the last rollup_analytics run.';
+
+CREATE VIEW campaigns.bi_daily_metrics AS
+ SELECT a.tenant_id,
+    a.campaign_id,
+    c.name AS campaign_name,
+    a.date,
+    a.emails_sent,
+    a.emails_delivered,
+    a.emails_bounced,
+    a.unique_opens,
+    a.total_opens,
+    a.unique_clicks,
+    a.total_clicks,
+    a.replies,
+    a.spam_complaints,
+    a.unsubscribes,
+    a.delivery_rate,
+    a.open_rate,
+    a.click_rate,
+    a.click_to_open_rate,
+    a.reply_rate,
+    a.unsubscribe_rate,
+    a.bounce_rate,
+    a.complaint_rate,
+    a.calculated_at
+   FROM (campaigns.campaign_analytics a
+     JOIN campaigns.campaigns c ON (((c.tenant_id = a.tenant_id) AND (c.id = a.campaign_id))));
+
+COMMENT ON VIEW campaigns.bi_daily_metrics IS 'campaign_analytics with the campaign name: one row per campaign and UTC day (all tenants).';
+
+CREATE VIEW campaigns.bi_step_funnel AS
+ SELECT s.tenant_id,
+    s.campaign_id,
+    c.name AS campaign_name,
+    s.id AS step_id,
+    s.step_order,
+    s.step_name,
+    s.step_type,
+    s.emails_sent,
+    s.emails_delivered,
+    s.opens AS unique_opens,
+    s.clicks AS unique_clicks,
+    s.replies,
+    s.unsubscribes,
+    s.bounces,
+        CASE
+            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (s.opens)::numeric) / (s.emails_delivered)::numeric), 2)
+        END AS open_rate,
+        CASE
+            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (s.clicks)::numeric) / (s.emails_delivered)::numeric), 2)
+        END AS click_rate,
+        CASE
+            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (s.replies)::numeric) / (s.emails_delivered)::numeric), 2)
+        END AS reply_rate,
+        CASE
+            WHEN (COALESCE(s.emails_sent, 0) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (s.bounces)::numeric) / (s.emails_sent)::numeric), 2)
+        END AS bounce_rate,
+        CASE
+            WHEN (COALESCE(first_email.emails_sent, 0) = 0) THEN (0)::numeric
+            ELSE round(((100.0 * (s.emails_sent)::numeric) / (first_email.emails_sent)::numeric), 2)
+        END AS reach_rate
+   FROM ((campaigns.campaign_steps s
+     JOIN campaigns.campaigns c ON (((c.tenant_id = s.tenant_id) AND (c.id = s.campaign_id))))
+     LEFT JOIN LATERAL ( SELECT f.emails_sent
+           FROM campaigns.campaign_steps f
+          WHERE ((f.tenant_id = s.tenant_id) AND (f.campaign_id = s.campaign_id) AND (f.step_type = 'email'::text))
+          ORDER BY f.step_order
+         LIMIT 1) first_email ON (true))
+  WHERE (s.step_type = 'email'::text);
+
+COMMENT ON VIEW campaigns.bi_step_funnel IS 'One row per email step (all tenants): live counters of sent and tracked mail (unique opens and clicks per message), rates per delivered (bounces per sent), and reach relative to the campaign''s first email.';
+
+CREATE TABLE campaigns.blackout_dates (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
-    message_id uuid NOT NULL,
+    name text NOT NULL,
+    starts_on date NOT NULL,
+    ends_on date NOT NULL,
+    action text DEFAULT 'delay'::text NOT NULL,
+    campaign_ids uuid[],
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_blackout_dates_action CHECK ((action = ANY (ARRAY['delay'::text, 'skip'::text, 'allow'::text]))),
+    CONSTRAINT ck_blackout_dates_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
+    CONSTRAINT ck_blackout_dates_range CHECK (((starts_on <= ends_on) AND ((ends_on - starts_on) <= 366)))
+);
+
+CREATE TABLE campaigns.campaign_alerts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
     campaign_id uuid NOT NULL,
-    step_id uuid NOT NULL,
-    contact_id uuid NOT NULL,
-    event_type text NOT NULL,
-    occurred_at timestamp with time zone NOT NULL,
-    provider_event_id text,
-    details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_email_events_details CHECK ((jsonb_typeof(details) = 'object'::text)),
-    CONSTRAINT ck_email_events_type CHECK ((event_type = ANY (ARRAY['delivered'::text, 'open'::text, 'click'::text, 'reply'::text, 'bounce_hard'::text, 'bounce_soft'::text, 'complaint'::text, 'unsubscribe'::text])))
+    kind text NOT NULL,
+    value numeric(6,2) NOT NULL,
+    threshold numeric(6,2) NOT NULL,
+    action_taken text NOT NULL,
+    raised_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_campaign_alerts_action CHECK ((action_taken = ANY (ARRAY['paused'::text, 'none'::text]))),
+    CONSTRAINT ck_campaign_alerts_kind CHECK ((kind = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text])))
 );
 
 CREATE TABLE campaigns.email_messages (
@@ -1687,11 +1294,63 @@ CREATE TABLE campaigns.email_messages (
     complained_at timestamp with time zone,
     open_count integer DEFAULT 0 NOT NULL,
     click_count integer DEFAULT 0 NOT NULL,
+    ab_variant_id uuid,
+    failed_at timestamp with time zone,
+    subject text,
     CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
     CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
+    CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
     CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
     CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
     CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
+ SELECT m.id AS message_id,
+    m.tenant_id,
+    m.campaign_id,
+    c.name AS campaign_name,
+    m.step_id,
+    s.step_name,
+    s.step_order,
+    m.enrollment_id,
+    m.contact_id,
+    m.to_email,
+    m.smtp_message_id,
+    m.sender_account_id,
+        CASE
+            WHEN (m.bounced_at IS NOT NULL) THEN 'bounced'::text
+            WHEN (m.attempts >= m.max_attempts) THEN 'attempts_exhausted'::text
+            ELSE 'rejected'::text
+        END AS failure_kind,
+    m.attempts,
+    m.max_attempts,
+    m.last_error,
+    m.smtp_response,
+    m.queued_at,
+    m.failed_at,
+    m.locked_by AS last_worker
+   FROM ((campaigns.email_messages m
+     JOIN campaigns.campaigns c ON (((c.tenant_id = m.tenant_id) AND (c.id = m.campaign_id))))
+     JOIN campaigns.campaign_steps s ON (((s.tenant_id = m.tenant_id) AND (s.id = m.step_id))))
+  WHERE (m.status = 'failed'::text);
+
+COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
+
+CREATE TABLE campaigns.email_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    event_type text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    provider_event_id text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_email_events_details CHECK ((jsonb_typeof(details) = 'object'::text)),
+    CONSTRAINT ck_email_events_type CHECK ((event_type = ANY (ARRAY['delivered'::text, 'open'::text, 'click'::text, 'reply'::text, 'bounce_hard'::text, 'bounce_soft'::text, 'complaint'::text, 'unsubscribe'::text])))
 );
 
 CREATE TABLE campaigns.global_suppressions (
@@ -1715,25 +1374,6 @@ CREATE TABLE campaigns.segment_contacts (
     CONSTRAINT ck_segment_contacts_added_via CHECK ((added_via = ANY (ARRAY['rule_match'::text, 'manual'::text, 'import'::text])))
 );
 
-CREATE TABLE campaigns.segments (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    workspace_id uuid,
-    name text NOT NULL,
-    description text,
-    segment_type text DEFAULT 'static'::text NOT NULL,
-    rules jsonb,
-    contact_count integer DEFAULT 0 NOT NULL,
-    last_recalculated_at timestamp with time zone,
-    is_active boolean DEFAULT true NOT NULL,
-    created_by uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_segments_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
-    CONSTRAINT ck_segments_rules CHECK (((segment_type = 'static'::text) OR (jsonb_typeof(rules) = 'object'::text))),
-    CONSTRAINT ck_segments_type CHECK ((segment_type = ANY (ARRAY['static'::text, 'dynamic'::text])))
-);
-
 CREATE TABLE campaigns.sender_accounts (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
@@ -1747,10 +1387,20 @@ CREATE TABLE campaigns.sender_accounts (
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    smtp_host text,
+    smtp_port integer,
+    smtp_security text,
+    smtp_username text,
+    smtp_password_env text,
     CONSTRAINT ck_sender_accounts_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_sender_accounts_from_email CHECK ((from_email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT ck_sender_accounts_min_gap CHECK (((min_gap_seconds IS NULL) OR (min_gap_seconds > 0))),
-    CONSTRAINT ck_sender_accounts_reply_to CHECK (((reply_to_email IS NULL) OR (reply_to_email ~ '^[^@\s]+@[^@\s]+$'::text)))
+    CONSTRAINT ck_sender_accounts_reply_to CHECK (((reply_to_email IS NULL) OR (reply_to_email ~ '^[^@\s]+@[^@\s]+$'::text))),
+    CONSTRAINT ck_sender_accounts_smtp_host CHECK (((smtp_host IS NULL) OR (smtp_host ~ '^[A-Za-z0-9.:\[\]-]{1,255}$'::text))),
+    CONSTRAINT ck_sender_accounts_smtp_password_env CHECK (((smtp_password_env IS NULL) OR (smtp_password_env ~ '^SMTP_PASSWORD_[A-Z0-9_]{1,64}$'::text))),
+    CONSTRAINT ck_sender_accounts_smtp_port CHECK (((smtp_port IS NULL) OR ((smtp_port >= 1) AND (smtp_port <= 65535)))),
+    CONSTRAINT ck_sender_accounts_smtp_relay CHECK (((smtp_host IS NOT NULL) OR ((smtp_port IS NULL) AND (smtp_security IS NULL) AND (smtp_username IS NULL) AND (smtp_password_env IS NULL)))),
+    CONSTRAINT ck_sender_accounts_smtp_security CHECK (((smtp_security IS NULL) OR (smtp_security = ANY (ARRAY['none'::text, 'starttls'::text, 'tls'::text]))))
 );
 
 CREATE TABLE campaigns.suppression_audit (
@@ -1763,19 +1413,6 @@ CREATE TABLE campaigns.suppression_audit (
     at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT ck_suppression_audit_action CHECK ((action = ANY (ARRAY['added'::text, 'removed'::text]))),
     CONSTRAINT ck_suppression_audit_reason CHECK ((length(btrim(reason)) > 0))
-);
-
-CREATE TABLE campaigns.suppressions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    email text NOT NULL,
-    reason text NOT NULL,
-    source text,
-    added_by uuid,
-    added_at timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone,
-    CONSTRAINT ck_suppressions_email CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
-    CONSTRAINT ck_suppressions_reason CHECK ((reason = ANY (ARRAY['unsubscribe'::text, 'hard_bounce'::text, 'soft_bounce'::text, 'complaint'::text, 'manual'::text, 'import'::text])))
 );
 
 CREATE TABLE campaigns.templates (
@@ -1793,36 +1430,8 @@ CREATE TABLE campaigns.templates (
     CONSTRAINT ck_templates_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255)))
 );
 
-CREATE TABLE campaigns.tenants (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    monthly_email_quota integer,
-    max_send_rate_per_second numeric(10,2),
-    soft_bounce_threshold integer DEFAULT 3 NOT NULL,
-    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_tenants_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
-    CONSTRAINT ck_tenants_quota CHECK (((monthly_email_quota IS NULL) OR (monthly_email_quota > 0))),
-    CONSTRAINT ck_tenants_rate CHECK (((max_send_rate_per_second IS NULL) OR (max_send_rate_per_second > (0)::numeric))),
-    CONSTRAINT ck_tenants_settings CHECK ((jsonb_typeof(settings) = 'object'::text)),
-    CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0))
-);
-
 CREATE TABLE campaigns.timezone_names (
     name text NOT NULL
-);
-
-CREATE TABLE campaigns.users (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    email text NOT NULL,
-    name text,
-    role text DEFAULT 'member'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_users_email CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
-    CONSTRAINT ck_users_role CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))
 );
 
 CREATE TABLE campaigns.workspaces (
@@ -1837,8 +1446,23 @@ CREATE TABLE campaigns.workspaces (
     CONSTRAINT ck_workspaces_slug CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text))
 );
 
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT pk_ab_test_assignments PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.ab_test_variants
+    ADD CONSTRAINT pk_ab_test_variants PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.ab_tests
+    ADD CONSTRAINT pk_ab_tests PRIMARY KEY (id);
+
 ALTER TABLE ONLY campaigns.api_keys
     ADD CONSTRAINT pk_api_keys PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.blackout_dates
+    ADD CONSTRAINT pk_blackout_dates PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.campaign_alerts
+    ADD CONSTRAINT pk_campaign_alerts PRIMARY KEY (id);
 
 ALTER TABLE ONLY campaigns.campaign_analytics
     ADD CONSTRAINT pk_campaign_analytics PRIMARY KEY (id);
@@ -1896,6 +1520,27 @@ ALTER TABLE ONLY campaigns.users
 
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT pk_workspaces PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT uq_ab_test_assignments_contact UNIQUE (tenant_id, ab_test_id, contact_id);
+
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT uq_ab_test_assignments_enrollment UNIQUE (tenant_id, ab_test_id, enrollment_id);
+
+ALTER TABLE ONLY campaigns.ab_test_variants
+    ADD CONSTRAINT uq_ab_test_variants_name UNIQUE (tenant_id, ab_test_id, variant_name);
+
+ALTER TABLE ONLY campaigns.ab_test_variants
+    ADD CONSTRAINT uq_ab_test_variants_tenant_id UNIQUE (tenant_id, id);
+
+ALTER TABLE ONLY campaigns.ab_test_variants
+    ADD CONSTRAINT uq_ab_test_variants_test_id UNIQUE (tenant_id, ab_test_id, id);
+
+ALTER TABLE ONLY campaigns.ab_tests
+    ADD CONSTRAINT uq_ab_tests_step UNIQUE (tenant_id, step_id);
+
+ALTER TABLE ONLY campaigns.ab_tests
+    ADD CONSTRAINT uq_ab_tests_tenant_id UNIQUE (tenant_id, id);
 
 ALTER TABLE ONLY campaigns.api_keys
     ADD CONSTRAINT uq_api_keys_key_hash UNIQUE (key_hash);
@@ -1959,7 +1604,13 @@ ALTER TABLE ONLY campaigns.workspaces
 
 CREATE INDEX ix_api_keys_tenant ON campaigns.api_keys USING btree (tenant_id);
 
+CREATE INDEX ix_blackout_dates_tenant ON campaigns.blackout_dates USING btree (tenant_id, ends_on);
+
+CREATE INDEX ix_campaign_alerts_campaign ON campaigns.campaign_alerts USING btree (tenant_id, campaign_id, raised_at);
+
 CREATE INDEX ix_campaign_analytics_campaign_date ON campaigns.campaign_analytics USING btree (campaign_id, date);
+
+CREATE INDEX ix_campaign_approvals_approver ON campaigns.campaign_approvals USING btree (tenant_id, approver_id, status);
 
 CREATE INDEX ix_campaign_approvals_campaign ON campaigns.campaign_approvals USING btree (tenant_id, campaign_id, status);
 
@@ -1971,9 +1622,13 @@ CREATE INDEX ix_campaign_contacts_contact ON campaigns.campaign_contacts USING b
 
 CREATE INDEX ix_campaign_contacts_due ON campaigns.campaign_contacts USING btree (next_email_scheduled_at) WHERE (status = ANY (ARRAY['enrolled'::text, 'active'::text]));
 
+CREATE INDEX ix_campaigns_parent ON campaigns.campaigns USING btree (tenant_id, parent_campaign_id) WHERE (parent_campaign_id IS NOT NULL);
+
 CREATE INDEX ix_campaigns_scheduled ON campaigns.campaigns USING btree (scheduled_at) WHERE (status = 'scheduled'::text);
 
 CREATE INDEX ix_campaigns_segment ON campaigns.campaigns USING btree (tenant_id, segment_id);
+
+CREATE INDEX ix_campaigns_tenant_created ON campaigns.campaigns USING btree (tenant_id, created_at DESC, id);
 
 CREATE INDEX ix_campaigns_tenant_status ON campaigns.campaigns USING btree (tenant_id, status);
 
@@ -1981,15 +1636,21 @@ CREATE INDEX ix_contacts_custom_fields ON campaigns.contacts USING gin (custom_f
 
 CREATE INDEX ix_contacts_tags ON campaigns.contacts USING gin (tags);
 
+CREATE INDEX ix_contacts_tenant_created ON campaigns.contacts USING btree (tenant_id, created_at DESC, id);
+
 CREATE INDEX ix_email_events_message ON campaigns.email_events USING btree (tenant_id, message_id);
 
 CREATE INDEX ix_email_events_occurred ON campaigns.email_events USING btree (occurred_at);
+
+CREATE INDEX ix_email_messages_ab_variant ON campaigns.email_messages USING btree (tenant_id, ab_variant_id) WHERE (ab_variant_id IS NOT NULL);
 
 CREATE INDEX ix_email_messages_campaign_queued ON campaigns.email_messages USING btree (tenant_id, campaign_id, queued_at);
 
 CREATE INDEX ix_email_messages_claim ON campaigns.email_messages USING btree (next_attempt_at) WHERE (status = 'queued'::text);
 
 CREATE INDEX ix_email_messages_contact ON campaigns.email_messages USING btree (tenant_id, contact_id);
+
+CREATE INDEX ix_email_messages_failed ON campaigns.email_messages USING btree (tenant_id, failed_at) WHERE (status = 'failed'::text);
 
 CREATE INDEX ix_email_messages_lease ON campaigns.email_messages USING btree (lease_expires_at) WHERE (status = 'sending'::text);
 
@@ -2000,6 +1661,10 @@ CREATE INDEX ix_email_messages_sent_at ON campaigns.email_messages USING btree (
 CREATE INDEX ix_segment_contacts_contact ON campaigns.segment_contacts USING btree (tenant_id, contact_id);
 
 CREATE INDEX ix_suppression_audit_tenant ON campaigns.suppression_audit USING btree (tenant_id, at);
+
+CREATE INDEX ix_suppressions_tenant_added ON campaigns.suppressions USING btree (tenant_id, added_at DESC, id);
+
+CREATE UNIQUE INDEX uq_ab_test_variants_control ON campaigns.ab_test_variants USING btree (tenant_id, ab_test_id) WHERE is_control;
 
 CREATE UNIQUE INDEX uq_contacts_tenant_email ON campaigns.contacts USING btree (tenant_id, lower(email));
 
@@ -2013,11 +1678,23 @@ CREATE UNIQUE INDEX uq_suppressions_tenant_email ON campaigns.suppressions USING
 
 CREATE UNIQUE INDEX uq_users_tenant_email ON campaigns.users USING btree (tenant_id, lower(email));
 
+CREATE TRIGGER trg_ab_test_variants_validate AFTER INSERT OR DELETE OR UPDATE ON campaigns.ab_test_variants FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_variant();
+
+CREATE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE TRIGGER trg_ab_tests_validate BEFORE INSERT OR UPDATE ON campaigns.ab_tests FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_test();
+
+CREATE TRIGGER trg_campaign_steps_targets BEFORE INSERT OR UPDATE OF campaign_id, email_step_id, next_step_id, true_next_step_id, false_next_step_id ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._check_step_targets();
+
 CREATE TRIGGER trg_campaign_steps_touch BEFORE UPDATE ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
 CREATE TRIGGER trg_campaign_steps_validate AFTER INSERT OR UPDATE OF campaign_id, step_type, condition_rules, email_step_id, action_type, action_config, next_step_id, true_next_step_id, false_next_step_id ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._validate_step();
 
+CREATE TRIGGER trg_campaigns_outbox_hold AFTER UPDATE OF status ON campaigns.campaigns FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((old.status = 'active'::text) OR (new.status = 'active'::text)))) EXECUTE FUNCTION campaigns._notify_outbox_hold();
+
 CREATE TRIGGER trg_campaigns_touch BEFORE UPDATE ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE TRIGGER trg_contacts_outbox_hold AFTER UPDATE OF status ON campaigns.contacts FOR EACH ROW WHEN (((old.status = 'active'::text) AND (new.status <> 'active'::text))) EXECUTE FUNCTION campaigns._notify_outbox_hold();
 
 CREATE TRIGGER trg_contacts_touch BEFORE UPDATE ON campaigns.contacts FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
@@ -2033,8 +1710,32 @@ CREATE TRIGGER trg_users_touch BEFORE UPDATE ON campaigns.users FOR EACH ROW EXE
 
 CREATE TRIGGER trg_workspaces_touch BEFORE UPDATE ON campaigns.workspaces FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT fk_ab_test_assignments_contact FOREIGN KEY (tenant_id, contact_id) REFERENCES campaigns.contacts(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT fk_ab_test_assignments_enrollment FOREIGN KEY (tenant_id, enrollment_id) REFERENCES campaigns.campaign_contacts(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.ab_test_assignments
+    ADD CONSTRAINT fk_ab_test_assignments_variant FOREIGN KEY (tenant_id, ab_test_id, variant_id) REFERENCES campaigns.ab_test_variants(tenant_id, ab_test_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.ab_test_variants
+    ADD CONSTRAINT fk_ab_test_variants_test FOREIGN KEY (tenant_id, ab_test_id) REFERENCES campaigns.ab_tests(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.ab_tests
+    ADD CONSTRAINT fk_ab_tests_step FOREIGN KEY (tenant_id, campaign_id, step_id) REFERENCES campaigns.campaign_steps(tenant_id, campaign_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.ab_tests
+    ADD CONSTRAINT fk_ab_tests_winner FOREIGN KEY (tenant_id, id, winner_variant_id) REFERENCES campaigns.ab_test_variants(tenant_id, ab_test_id, id);
+
 ALTER TABLE ONLY campaigns.api_keys
     ADD CONSTRAINT fk_api_keys_user FOREIGN KEY (tenant_id, user_id) REFERENCES campaigns.users(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.blackout_dates
+    ADD CONSTRAINT fk_blackout_dates_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.campaign_alerts
+    ADD CONSTRAINT fk_campaign_alerts_campaign FOREIGN KEY (tenant_id, campaign_id) REFERENCES campaigns.campaigns(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY campaigns.campaign_analytics
     ADD CONSTRAINT fk_campaign_analytics_campaign FOREIGN KEY (tenant_id, campaign_id) REFERENCES campaigns.campaigns(tenant_id, id) ON DELETE CASCADE;
@@ -2079,6 +1780,9 @@ ALTER TABLE ONLY campaigns.campaigns
     ADD CONSTRAINT fk_campaigns_created_by FOREIGN KEY (tenant_id, created_by) REFERENCES campaigns.users(tenant_id, id);
 
 ALTER TABLE ONLY campaigns.campaigns
+    ADD CONSTRAINT fk_campaigns_parent FOREIGN KEY (tenant_id, parent_campaign_id) REFERENCES campaigns.campaigns(tenant_id, id) ON DELETE SET NULL (parent_campaign_id);
+
+ALTER TABLE ONLY campaigns.campaigns
     ADD CONSTRAINT fk_campaigns_segment FOREIGN KEY (tenant_id, segment_id) REFERENCES campaigns.segments(tenant_id, id);
 
 ALTER TABLE ONLY campaigns.campaigns
@@ -2103,7 +1807,7 @@ ALTER TABLE ONLY campaigns.email_events
     ADD CONSTRAINT fk_email_events_message FOREIGN KEY (tenant_id, message_id) REFERENCES campaigns.email_messages(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY campaigns.email_messages
-    ADD CONSTRAINT fk_email_messages_campaign FOREIGN KEY (tenant_id, campaign_id) REFERENCES campaigns.campaigns(tenant_id, id) ON DELETE CASCADE;
+    ADD CONSTRAINT fk_email_messages_ab_variant FOREIGN KEY (tenant_id, ab_variant_id) REFERENCES campaigns.ab_test_variants(tenant_id, id);
 
 ALTER TABLE ONLY campaigns.email_messages
     ADD CONSTRAINT fk_email_messages_contact FOREIGN KEY (tenant_id, contact_id) REFERENCES campaigns.contacts(tenant_id, id) ON DELETE CASCADE;
@@ -2168,9 +1872,25 @@ ALTER TABLE ONLY campaigns.workspaces
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT fk_workspaces_timezone FOREIGN KEY (timezone) REFERENCES campaigns.timezone_names(name);
 
+ALTER TABLE campaigns.ab_test_assignments ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.ab_test_variants ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.ab_tests ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE campaigns.api_keys ENABLE ROW LEVEL SECURITY;
 
+CREATE POLICY bi_read_all ON campaigns.ab_test_variants FOR SELECT TO campaigns_readonly USING (true);
+
+CREATE POLICY bi_read_all ON campaigns.ab_tests FOR SELECT TO campaigns_readonly USING (true);
+
+CREATE POLICY bi_read_all ON campaigns.campaign_alerts FOR SELECT TO campaigns_readonly USING (true);
+
 CREATE POLICY bi_read_all ON campaigns.campaign_analytics FOR SELECT TO campaigns_readonly USING (true);
+
+ALTER TABLE campaigns.blackout_dates ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.campaign_alerts ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.campaign_analytics ENABLE ROW LEVEL SECURITY;
 
@@ -2200,7 +1920,17 @@ ALTER TABLE campaigns.suppressions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.templates ENABLE ROW LEVEL SECURITY;
 
+CREATE POLICY tenant_isolation ON campaigns.ab_test_assignments TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.ab_test_variants TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.ab_tests TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.api_keys TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.blackout_dates TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.campaign_alerts TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.campaign_analytics TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
@@ -2254,9 +1984,37 @@ REVOKE ALL ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_va
 GRANT ALL ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._apply_blackouts(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._apply_blackouts(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._apply_blackouts(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._apply_contact_caps(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._apply_contact_caps(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._apply_contact_caps(p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._check_step_targets() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._check_step_targets() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._check_step_targets() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._check_timezone(p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._check_timezone(p_timezone text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._check_timezone(p_timezone text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean) TO campaigns_worker;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.contacts TO campaigns_app;
 
@@ -2271,6 +2029,13 @@ GRANT ALL ON FUNCTION campaigns._condition_rules_error(p_rules jsonb) TO campaig
 REVOKE ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2290,13 +2055,49 @@ REVOKE ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, 
 GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segments TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_steps TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._normal_cdf(p_z double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._normal_cdf(p_z double precision) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._normal_cdf(p_z double precision) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._notify_outbox_hold() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) TO campaigns_app;
@@ -2307,6 +2108,22 @@ GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaign
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_readonly;
 
+REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._require_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._run_action_steps(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._run_action_steps(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._run_action_steps(p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2314,6 +2131,22 @@ GRANT ALL ON FUNCTION campaigns._run_action_steps(p_as_of timestamp with time zo
 REVOKE ALL ON FUNCTION campaigns._run_email_steps(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._run_email_steps(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._run_email_steps(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2323,6 +2156,14 @@ REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._validate_ab_test() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._validate_ab_test() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._validate_ab_test() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._validate_ab_variant() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._validate_ab_variant() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._validate_ab_variant() TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._validate_campaign_graph(p_tenant_id uuid, p_campaign_id uuid, p_errcode text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._validate_campaign_graph(p_tenant_id uuid, p_campaign_id uuid, p_errcode text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._validate_campaign_graph(p_tenant_id uuid, p_campaign_id uuid, p_errcode text) TO campaigns_worker;
@@ -2331,32 +2172,151 @@ REVOKE ALL ON FUNCTION campaigns._validate_step() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.ab_test_results(p_ab_test_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.ab_test_results(p_ab_test_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.ab_test_results(p_ab_test_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.add_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.add_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.add_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.current_tenant_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.current_tenant_id() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.current_tenant_id() TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.suppressions TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.add_suppression(p_email text, p_reason text, p_source text, p_expires_at timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.add_suppression(p_email text, p_reason text, p_source text, p_expires_at timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.add_suppression(p_email text, p_reason text, p_source text, p_expires_at timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.authenticate_api_key(p_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.authenticate_api_key(p_key text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.authenticate_api_key(p_key text) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.blackout_action(p_tenant_id uuid, p_campaign_id uuid, p_day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.blackout_action(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.blackout_action(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.check_suppression(p_email text, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.check_suppression(p_email text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.check_suppression(p_email text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.create_segment(p_name text, p_segment_type text, p_rules jsonb, p_description text, p_workspace_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_segment(p_name text, p_segment_type text, p_rules jsonb, p_description text, p_workspace_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_segment(p_name text, p_segment_type text, p_rules jsonb, p_description text, p_workspace_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.create_tenant(p_name text, p_admin_email text) FROM PUBLIC;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.users TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.current_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.current_user_id() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.current_user_id() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.delete_campaign(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.delete_campaign(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.delete_campaign(p_campaign_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.error_codes() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.error_codes() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.error_codes() TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns.error_codes() TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_contacts TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.exit_enrollment(p_campaign_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.exit_enrollment(p_campaign_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.exit_enrollment(p_campaign_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.expire_approvals(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.expire_approvals(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.expire_approvals(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.find_message_for_reply(p_tenant_id uuid, p_references text[], p_from_email text, p_subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.find_message_for_reply(p_tenant_id uuid, p_references text[], p_from_email text, p_subject text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.find_message_for_reply(p_tenant_id uuid, p_references text[], p_from_email text, p_subject text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2370,6 +2330,10 @@ REVOKE ALL ON FUNCTION campaigns.next_local_time(p_at timestamp with time zone, 
 GRANT ALL ON FUNCTION campaigns.next_local_time(p_at timestamp with time zone, p_timezone text, p_time time without time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.next_local_time(p_at timestamp with time zone, p_timezone text, p_time time without time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.next_occurrence(p_recurrence jsonb, p_after timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.next_occurrence(p_recurrence jsonb, p_after timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.next_occurrence(p_recurrence jsonb, p_after timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.next_window_open(p_at timestamp with time zone, p_timezone text, p_days smallint[], p_start time without time zone, p_end time without time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.next_window_open(p_at timestamp with time zone, p_timezone text, p_days smallint[], p_start time without time zone, p_end time without time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.next_window_open(p_at timestamp with time zone, p_timezone text, p_days smallint[], p_start time without time zone, p_end time without time zone) TO campaigns_worker;
@@ -2378,33 +2342,134 @@ REVOKE ALL ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone, p_sample integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone, p_sample integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone, p_sample integer) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.remove_suppression(p_suppression_id uuid, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.remove_suppression(p_suppression_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.remove_suppression(p_suppression_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.reorder_steps(p_campaign_id uuid, p_step_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.reorder_steps(p_campaign_id uuid, p_step_ids uuid[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.reorder_steps(p_campaign_id uuid, p_step_ids uuid[]) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_approvals TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.review_approval(p_approval_id uuid, p_decision text, p_comments text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.review_approval(p_approval_id uuid, p_decision text, p_comments text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.review_approval(p_approval_id uuid, p_decision text, p_comments text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.revoke_api_key(p_api_key_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.revoke_api_key(p_api_key_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.revoke_api_key(p_api_key_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_test_assignments TO campaigns_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_test_variants TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.ab_test_variants TO campaigns_readonly;
 
 GRANT SELECT ON TABLE campaigns.api_keys TO campaigns_app;
 
@@ -2415,38 +2480,39 @@ GRANT UPDATE(revoked_at) ON TABLE campaigns.api_keys TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.campaign_analytics TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.campaign_analytics TO campaigns_readonly;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_approvals TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_contacts TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_steps TO campaigns_app;
-
-GRANT SELECT,INSERT ON TABLE campaigns.email_events TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
-
-GRANT SELECT ON TABLE campaigns.global_suppressions TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segment_contacts TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segments TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.sender_accounts TO campaigns_app;
-
-GRANT SELECT,INSERT ON TABLE campaigns.suppression_audit TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.suppressions TO campaigns_app;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.templates TO campaigns_app;
-
 GRANT SELECT ON TABLE campaigns.tenants TO campaigns_app;
 
 GRANT UPDATE(name) ON TABLE campaigns.tenants TO campaigns_app;
 
 GRANT UPDATE(updated_at) ON TABLE campaigns.tenants TO campaigns_app;
 
-GRANT SELECT ON TABLE campaigns.timezone_names TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.bi_campaign_performance TO campaigns_readonly;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.users TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.bi_daily_metrics TO campaigns_readonly;
+
+GRANT SELECT ON TABLE campaigns.bi_step_funnel TO campaigns_readonly;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.blackout_dates TO campaigns_app;
+
+GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_readonly;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
+
+GRANT SELECT ON TABLE campaigns.dead_letters TO campaigns_app;
+
+GRANT SELECT,INSERT ON TABLE campaigns.email_events TO campaigns_app;
+
+GRANT SELECT ON TABLE campaigns.global_suppressions TO campaigns_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segment_contacts TO campaigns_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.sender_accounts TO campaigns_app;
+
+GRANT SELECT,INSERT ON TABLE campaigns.suppression_audit TO campaigns_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.templates TO campaigns_app;
+
+GRANT SELECT ON TABLE campaigns.timezone_names TO campaigns_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.workspaces TO campaigns_app;

@@ -131,3 +131,22 @@ def test_sends_older_than_a_day_do_not_count(conn: psycopg.Connection):
     campaign = make_campaign(conn, t, status="active", launched_at=T0)
     _sent_messages(conn, t, campaign, make_step(conn, t, campaign), 100, bounced=10)
     assert conn.execute("SELECT campaigns.check_deliverability(%s)", ("2026-03-03 10:00:01+00",)).fetchone()[0] == 0
+
+
+def test_dynamic_segment_is_materialised_at_launch_and_followed_by_the_refresh(conn: psycopg.Connection):
+    t = make_tenant(conn)["tenant_id"]
+    acme = [make_contact(conn, t, company="Acme") for _ in range(2)]
+    make_contact(conn, t, company="Globex")
+    rules = '{"match": "all", "groups": [{"match": "all", "conditions": [{"field": "company", "operator": "equals", "value": "Acme"}]}]}'
+    segment = insert(conn, "segments", tenant_id=t, name="acme", segment_type="dynamic", rules=rules)
+    campaign = make_campaign(conn, t, segment_id=segment, refresh_audience=True)
+    make_step(conn, t, campaign)
+    # Never refreshed before: launch materialises the rules itself.
+    assert conn.execute("SELECT campaigns.launch_campaign(%s, %s)", (campaign, T0)).fetchone()[0] == 2
+    newcomer = make_contact(conn, t, company="Acme")
+    conn.execute("UPDATE campaigns.contacts SET company = 'Initech' WHERE id = %s", (acme[0],))
+    assert conn.execute("SELECT campaigns.refresh_campaign_audiences(%s)", ("2026-03-03 03:00+00",)).fetchone()[0] == 2
+    statuses = _statuses(conn, campaign)
+    assert statuses[newcomer] == "enrolled"
+    assert statuses[acme[0]] == "exited:segment_exit"
+    assert statuses[acme[1]] == "enrolled"

@@ -20,8 +20,14 @@ EXPECTED = {
     # Added with the deliverability alerts (77) and the dynamic-segment refresh (139).
     "campaigns.check_deliverability": ("15 * * * *", "check_deliverability"),
     "campaigns.refresh_campaign_audiences": ("0 3 * * *", "refresh_campaign_audiences"),
+    # Dynamic segments are recalculated every 30 minutes (seed spec 2.2).
+    "campaigns.refresh_dynamic_segments": ("*/30 * * * *", "refresh_dynamic_segments"),
     # The 48-hour auto-reject of pending approvals (137).
     "campaigns.expire_approvals": ("30 * * * *", "expire_approvals"),
+    # The A/B winner check (104-108).
+    "campaigns.evaluate_ab_tests": ("*/15 * * * *", "evaluate_ab_tests"),
+    # Keeps cron.job_run_details bounded.
+    "campaigns.purge_cron_history": ("45 3 * * *", "purge_cron_history"),
 }
 JOB_COLUMNS = "jobid, jobname, schedule, command, database, username, active"
 

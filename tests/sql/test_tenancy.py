@@ -211,3 +211,15 @@ def test_step_cannot_point_to_a_step_of_another_campaign(conn, two_tenants):
     err = _fails(conn, lambda: make_step(conn, a["tenant_id"], a["campaign"], next_step_id=other_step))
     assert err.sqlstate == "QC203"  # the engine's own code, raised before the composite foreign key
     make_step(conn, a["tenant_id"], a["campaign"], next_step_id=a["step"])
+
+
+def test_the_api_role_cannot_mint_keys_or_tenants_through_the_dba_functions(conn):
+    """create_api_key and create_tenant check no tenant: they are the owner's tools, not the API's."""
+    a, b = make_tenant(conn, "A"), make_tenant(conn, "B")
+    for call, args in (("SELECT campaigns.create_api_key(%s)", (a["user_id"],)),
+                       ("SELECT * FROM campaigns.create_tenant(%s)", ("Intruder",))):
+        with pytest.raises(psycopg.Error) as e, conn.transaction():
+            conn.execute("SET LOCAL ROLE campaigns_app")
+            conn.execute("SELECT set_config('campaigns.tenant_id', %s, true)", (str(b["tenant_id"]),))
+            conn.execute(call, args)
+        assert e.value.sqlstate == "42501"

@@ -1,0 +1,37 @@
+"""The REST API under /api: every route requires `Authorization: Bearer <api key>` (the router's
+guard) and gets the request's tenant-scoped transaction as the `db` dependency."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from service.api.ab_tests import AbTestController
+from service.api.approvals import ApprovalController, CampaignApprovalController
+from service.api.auth import provide_db, require_api_key
+from service.api.campaigns import CampaignController
+from service.api.contacts import ContactController
+from service.api.openapi import BEARER
+from service.api.reports import ReportLinkController
+from service.api.segments import SegmentController
+from service.api.senders import SenderController
+from service.api.steps import StepController
+from service.api.suppressions import SuppressionController
+from service.api.templates import TemplateController
+from service.api.users import UserController
+
+CONTROLLERS = [
+    CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
+    SegmentController, TemplateController, SenderController, SuppressionController, UserController,
+    AbTestController, ReportLinkController,
+]
+
+
+def api_router() -> Router:
+    return Router(
+        path="/api",
+        route_handlers=CONTROLLERS,
+        guards=[require_api_key],
+        dependencies={"db": Provide(provide_db)},
+        security=[{BEARER: []}],
+    )

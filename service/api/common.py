@@ -1,0 +1,186 @@
+"""What every API module shares: constrained field types, pagination, problem-details responses for
+the OpenAPI document, the request's database handle, and the endpoint decorator that gives every
+operation its id, tag, summary and documented errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
+
+from service.db import Db
+from service.errors import PROBLEM_JSON, ApiError
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+# -- constrained field types ---------------------------------------------------------------------
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"\S")]
+ShortText = Annotated[str, msgspec.Meta(max_length=255)]
+# Long text: descriptions, email bodies (Gmail clips a message past 102 KB anyway).
+LongText = Annotated[str, msgspec.Meta(max_length=100_000)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA timezone name, e.g. Europe/Paris")]
+# Local wall-clock time as HH:MM or HH:MM:SS.
+TimeOfDay = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", examples=["09:00"])]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+Int32 = Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+JsonObject = dict[str, Any]
+
+# The request's transaction (service.api.auth.provide_db).
+DbDep = NamedDependency[Db]
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (default 20, at most 100)")]
+Offset = Annotated[int, QueryParameter(ge=0, le=2_147_483_647, description="Rows to skip (default 0)")]
+
+
+class Pagination(msgspec.Struct):
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+
+
+def page_query(*, source: str, where: str, order: str, doc: str, guard: str | None = None) -> str:
+    """A named list query: rows of `source` (aliased x) matching `where`, one page in `order`, each
+    rendered by `doc`, plus the pagination totals. With `guard` (a boolean over the parameters, e.g.
+    "the parent campaign is visible") the document is NULL when it fails, which the handler turns
+    into a 404. Parameters: %(limit)s, %(offset)s and whatever `where` names.
+
+    The page is rendered from the limited rows only; the total is a separate count over the filter."""
+    page = f"""
+        jsonb_build_object(
+            'items', coalesce((SELECT jsonb_agg({doc} ORDER BY {order})
+                               FROM (SELECT * FROM {source} x WHERE {where} ORDER BY {order}
+                                     LIMIT %(limit)s OFFSET %(offset)s) x), '[]'::jsonb),
+            'pagination', (SELECT jsonb_build_object('total', t.n, 'limit', %(limit)s, 'offset', %(offset)s,
+                                                     'has_more', t.n > %(offset)s::bigint + %(limit)s)
+                           FROM (SELECT count(*) AS n FROM {source} x WHERE {where}) t))"""
+    if guard:
+        return f"SELECT CASE WHEN {guard} THEN {page} END"
+    return f"SELECT {page}"
+
+
+# -- problem details -----------------------------------------------------------------------------
+
+
+class FieldError(msgspec.Struct, omit_defaults=True):
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """RFC 9457 problem details with the engine's stable `code`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: Annotated[str, msgspec.Meta(description="Stable machine-readable error code, e.g. CAMPAIGN_NOT_EDITABLE")]
+    detail: str | None = None
+    hint: str | None = None
+    constraint: Annotated[str | None, msgspec.Meta(description="The database constraint that refused the change")] = None
+    column: str | None = None
+    errors: list[FieldError] | None = None
+
+
+_PROBLEMS: dict[int, tuple[str, str, str]] = {
+    400: ("Invalid request: malformed JSON, unknown field, wrong type or out-of-range value", "VALIDATION_FAILED", "Request validation failed"),
+    401: ("Missing or invalid API key", "UNAUTHORIZED", "Missing or invalid API key"),
+    403: ("The caller may not do this", "NOT_APPROVER", "this approval is assigned to another user"),
+    404: ("Not found (or another tenant's)", "NOT_FOUND", "campaign not found"),
+    409: ("The object's state does not allow this, or it already exists", "CAMPAIGN_NOT_EDITABLE", "a completed campaign cannot be edited"),
+    413: ("The request body is too large", "PAYLOAD_TOO_LARGE", "Request Entity Too Large"),
+    415: ("Unsupported media type", "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"),
+    422: ("Well-formed but refused by a business rule", "VALIDATION_FAILED", "an argument is out of range or malformed"),
+    503: ("The server lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "not configured"),
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The documented error responses of an operation: 400, 401 and 422 always (a value PostgreSQL
+    cannot store, such as a NUL character, is a 422 INVALID_VALUE anywhere), and the listed ones."""
+    result: dict[int, ResponseSpec] = {}
+    for status in sorted({400, 401, 422, *statuses}):
+        description, code, title = _PROBLEMS[status]
+        result[status] = ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=description,
+            generate_examples=False,
+            examples=[Example(summary=code, value={"type": "about:blank", "title": title, "status": status, "code": code})],
+        )
+    return result
+
+
+# -- endpoints -----------------------------------------------------------------------------------
+
+_DECORATORS = {"GET": get, "POST": post, "PATCH": patch, "DELETE": delete}
+
+
+def endpoint(
+    method: Literal["GET", "POST", "PATCH", "DELETE"],
+    path: str,
+    *,
+    operation_id: str,
+    summary: str,
+    errors: tuple[int, ...] = (),
+    status_code: int | None = None,
+    description: str | None = None,
+    request_example: Any = None,
+    response_example: Any = None,
+    query_example: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Callable[[Callable[..., Any]], Any]:
+    """A route handler with an operation id, a summary, problem-details responses for 400, 401 and
+    the listed statuses (404 too when the path takes an id), and examples: the request body, the
+    success response and the query parameters a valid call uses. The examples are put into the
+    OpenAPI document (service.api.openapi) and the route-table tests call each route with them."""
+    statuses = set(errors)
+    if "{" in path:
+        statuses.add(404)
+    if method in ("POST", "PATCH"):
+        statuses.add(413)
+    opt = dict(kwargs.pop("opt", None) or {})
+    opt.update(request_example=request_example, response_example=response_example, query_example=query_example or {})
+    return _DECORATORS[method](
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        status_code=status_code,
+        responses=problem_responses(*statuses),
+        opt=opt,
+        **kwargs,
+    )
+
+
+def encode(data: Any, *, exclude: tuple[str, ...] = ()) -> str:
+    """A request Struct as the JSON text an SQL function takes (UNSET fields are left out)."""
+    if exclude:
+        builtins = msgspec.to_builtins(data)
+        for key in exclude:
+            builtins.pop(key, None)
+        return msgspec.json.encode(builtins).decode()
+    return msgspec.json.encode(data).decode()
+
+
+def not_found(what: str, ident: UUID | str) -> Exception:
+    return ApiError(404, "NOT_FOUND", f"{what} not found", detail=f"{what.replace(' ', '_')}_id={ident}")
+
+
+async def one(db: Db, query: str, params: Any, type_: type, what: str, ident: UUID | str) -> Any:
+    """The document of a single-object query, or 404."""
+    result = await db.doc(query, params, type_)
+    if result is None:
+        raise not_found(what, ident)
+    return result

@@ -1,0 +1,373 @@
+"""Contacts: create, batch upsert (up to 10,000 per request), CSV import (streamed), list, get,
+update, delete.
+
+The batch and the CSV import both go through campaigns.upsert_contacts (db/functions/71_contacts.sql),
+one set-based call per batch or CSV chunk, which saves the valid rows and reports the others.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from service.api.common import (
+    UNSET,
+    DbDep,
+    Email,
+    Int32,
+    Limit,
+    Offset,
+    Pagination,
+    ShortText,
+    Tag,
+    Timezone,
+    Unset,
+    encode,
+    endpoint,
+    not_found,
+    one,
+    page_query,
+)
+from service.api.examples import CONTACT, page
+from service.errors import ApiError
+
+ContactStatus = Literal["active", "unsubscribed", "bounced"]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=100)]
+CustomFields = Annotated[dict[str, Any], msgspec.Meta(description="Free-form attributes, read by segments as custom.<name>")]
+
+BATCH_MAX = 10_000
+CSV_CHUNK = 1_000
+CSV_MAX_ERRORS = 10_000
+CSV_MAX_BYTES = 256 * 1024 * 1024
+
+
+class ContactCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: Email
+    first_name: ShortText | None | Unset = UNSET
+    last_name: ShortText | None | Unset = UNSET
+    company: ShortText | None | Unset = UNSET
+    job_title: ShortText | None | Unset = UNSET
+    city: ShortText | None | Unset = UNSET
+    state: ShortText | None | Unset = UNSET
+    country: ShortText | None | Unset = UNSET
+    timezone: Timezone | None | Unset = UNSET
+    custom_fields: CustomFields | Unset = UNSET
+    score: Int32 | Unset = UNSET
+    tags: Tags | Unset = UNSET
+
+
+class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: Email | Unset = UNSET
+    first_name: ShortText | None | Unset = UNSET
+    last_name: ShortText | None | Unset = UNSET
+    company: ShortText | None | Unset = UNSET
+    job_title: ShortText | None | Unset = UNSET
+    city: ShortText | None | Unset = UNSET
+    state: ShortText | None | Unset = UNSET
+    country: ShortText | None | Unset = UNSET
+    timezone: Timezone | None | Unset = UNSET
+    custom_fields: CustomFields | Unset = UNSET
+    score: Int32 | Unset = UNSET
+    tags: Tags | Unset = UNSET
+    status: ContactStatus | Unset = UNSET
+
+
+class ContactRead(msgspec.Struct, kw_only=True):
+    id: UUID
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    job_title: str | None
+    city: str | None
+    state: str | None
+    country: str | None
+    timezone: str | None
+    custom_fields: dict[str, Any]
+    score: int
+    status: ContactStatus
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(msgspec.Struct):
+    items: list[ContactRead]
+    pagination: Pagination
+
+
+class ContactBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Contacts to upsert by email. Each row is an object with the fields of a contact (not status);
+    a row that is invalid is reported, the valid ones are saved."""
+
+    contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class RowError(msgspec.Struct):
+    index: int
+    code: str
+    field: str | None
+    message: str
+
+
+class UpsertResult(msgspec.Struct, kw_only=True):
+    created: int
+    updated: int
+    rejected: int
+    errors: list[RowError]
+
+
+class ImportResult(msgspec.Struct, kw_only=True):
+    rows: int
+    created: int
+    updated: int
+    rejected: int
+    errors: list[RowError]
+    errors_truncated: bool = False
+    ignored_columns: list[str] = []
+
+
+CONTACT_DOC = "to_jsonb(c) - 'tenant_id' - 'consecutive_soft_bounces'"
+Q_CREATE = f"""
+    INSERT INTO campaigns.contacts AS c
+        (tenant_id, email, first_name, last_name, company, job_title, city, state, country, timezone, custom_fields, score, tags)
+    SELECT campaigns.current_tenant_id(), btrim(r.email), r.first_name, r.last_name, r.company, r.job_title, r.city, r.state,
+           r.country, r.timezone, coalesce(r.custom_fields, '{{}}'::jsonb), coalesce(r.score, 0),
+           ARRAY(SELECT DISTINCT t.v FROM unnest(coalesce(r.tags, '{{}}'::text[])) AS t(v) ORDER BY t.v)
+    FROM jsonb_populate_record(NULL::campaigns.contacts, %s::jsonb) r
+    RETURNING {CONTACT_DOC}
+"""
+Q_UPDATE = f"SELECT {CONTACT_DOC} FROM campaigns.update_contact(%s, %s::jsonb) c"
+Q_GET = f"SELECT {CONTACT_DOC} FROM campaigns.contacts c WHERE c.id = %s"
+Q_DELETE = "DELETE FROM campaigns.contacts WHERE id = %s"
+Q_LIST = page_query(
+    source="campaigns.contacts",
+    where="(%(status)s::text IS NULL OR x.status = %(status)s::text)"
+          " AND (%(tag)s::text IS NULL OR x.tags @> ARRAY[%(tag)s::text])"
+          " AND (%(email)s::text IS NULL OR strpos(lower(x.email), lower(%(email)s::text)) > 0)",
+    order="x.created_at DESC, x.id",
+    doc="to_jsonb(x) - 'tenant_id' - 'consecutive_soft_bounces'",
+)
+# One call of the set-based upsert, its per-row outcomes summarised.
+Q_UPSERT = """
+    SELECT jsonb_build_object(
+        'created', count(*) FILTER (WHERE u.outcome = 'created'),
+        'updated', count(*) FILTER (WHERE u.outcome = 'updated'),
+        'rejected', count(*) FILTER (WHERE u.outcome = 'rejected'),
+        'errors', coalesce(jsonb_agg(jsonb_build_object('index', u.row_index + %s, 'code', u.error_code,
+                                                       'field', u.error_field, 'message', u.error_message)
+                                     ORDER BY u.row_index) FILTER (WHERE u.outcome = 'rejected'), '[]'::jsonb))
+    FROM campaigns.upsert_contacts(%s::jsonb) u
+"""
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+_STANDARD = {"email", "first_name", "last_name", "company", "job_title", "city", "state", "country", "timezone"}
+_ALIASES = {"firstname": "first_name", "lastname": "last_name", "jobtitle": "job_title", "e-mail": "email",
+            "email_address": "email", "time_zone": "timezone"}
+_RESERVED = {"id", "status", "tenant_id", "created_at", "updated_at", "consecutive_soft_bounces", "custom_fields"}
+_CUSTOM_PREFIX = re.compile(r"^(custom|customfield|custom_fields)\.(.+)$", re.IGNORECASE)
+_INTEGER = re.compile(r"^-?[0-9]{1,9}$")
+
+
+def csv_columns(header: list[str]) -> tuple[list[tuple[str, str] | None], list[str]]:
+    """Each column's meaning, (kind, name), or None when ignored; and the ignored column names.
+
+    Standard fields by name (case-insensitive), score, tags (separated by ; or |), custom.<name>;
+    any other column is a custom field of that name; reserved names (status, id…) are ignored: an
+    import never changes a contact's status."""
+    columns: list[tuple[str, str] | None] = []
+    ignored: list[str] = []
+    for raw in header:
+        name = raw.strip()
+        key = _ALIASES.get(name.lower().replace(" ", "_"), name.lower().replace(" ", "_"))
+        if key in _STANDARD:
+            columns.append(("field", key))
+        elif key in ("score", "tags"):
+            columns.append((key, key))
+        elif m := _CUSTOM_PREFIX.match(name):
+            columns.append(("custom", m.group(2)))
+        elif key in _RESERVED or not name:
+            columns.append(None)
+            ignored.append(name)
+        else:
+            columns.append(("custom", name))
+    return columns, ignored
+
+
+def csv_row(columns: list[tuple[str, str] | None], cells: list[str]) -> dict[str, Any]:
+    """A CSV record as an upsert row; empty cells are left out (they never clear a stored value)."""
+    row: dict[str, Any] = {}
+    for column, cell in zip(columns, cells, strict=False):  # a short row leaves the rest empty
+        value = cell.strip()
+        if column is None or value == "":
+            continue
+        kind, name = column
+        if kind == "field":
+            row[name] = value
+        elif kind == "score":
+            row["score"] = int(value) if _INTEGER.match(value) else value
+        elif kind == "tags":
+            row["tags"] = [t.strip() for t in re.split(r"[;|]", value) if t.strip()]
+        else:
+            row.setdefault("custom_fields", {})[name] = value
+    return row
+
+
+async def csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[list[str]]]:
+    """Parse a streamed CSV body into batches of records, one batch per complete part of the stream.
+
+    A record ends at a newline outside quotes: quotes are escaped by doubling (RFC 4180), so a newline
+    ends a record exactly when the number of quote characters before it is even."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    buffer = ""
+    try:
+        async for chunk in chunks:
+            buffer += decoder.decode(chunk)
+            cut = _complete_prefix(buffer)
+            if cut:
+                yield list(csv.reader(io.StringIO(buffer[:cut])))
+                buffer = buffer[cut:]
+        buffer += decoder.decode(b"", final=True)
+        if buffer.strip():
+            yield list(csv.reader(io.StringIO(buffer), strict=True))
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "INVALID_CSV", "The CSV is not UTF-8", str(exc)) from exc
+    except csv.Error as exc:
+        raise ApiError(400, "INVALID_CSV", "The CSV is malformed", str(exc)) from exc
+
+
+def _complete_prefix(text: str) -> int:
+    """Length of the longest prefix of text made of complete records (0 if none)."""
+    quotes = 0
+    start = 0
+    cut = 0
+    while (newline := text.find("\n", start)) != -1:
+        quotes += text.count('"', start, newline)
+        start = newline + 1
+        if quotes % 2 == 0:
+            cut = start
+    return cut
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ["contacts"]
+
+    @endpoint("POST", "/", operation_id="createContact", summary="Create a contact", errors=(409, 422),
+              description="A second contact with the same email (case-insensitive) is CONTACT_ALREADY_EXISTS; use the "
+                          "batch upsert to update by email.",
+              request_example={"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
+                               "company": "Analytical Engines", "timezone": "Europe/London",
+                               "custom_fields": {"industry": "SaaS"}, "tags": ["newsletter"]},
+              response_example=CONTACT)
+    async def create_contact(self, db: DbDep, data: JSONBody[ContactCreate]) -> ContactRead:
+        return await one(db, Q_CREATE, (encode(data),), ContactRead, "contact", "new")
+
+    @endpoint("POST", "/batch", operation_id="upsertContacts", summary="Upsert up to 10,000 contacts by email",
+              status_code=200,
+              description="Each row is upserted by email (case-insensitive) in one set-based call: a present field "
+                          "overwrites (null clears), an absent one keeps its value, custom_fields merge, tags are "
+                          "replaced, status is never imported. Invalid rows (NOT_AN_OBJECT, UNKNOWN_FIELD, "
+                          "INVALID_EMAIL, INVALID_TYPE, INVALID_TIMEZONE, DUPLICATE_IN_BATCH — the last occurrence "
+                          "wins) are reported by index while the valid rows are saved.",
+              request_example={"contacts": [{"email": "ada@example.com", "first_name": "Ada", "score": 42},
+                                            {"email": "grace@example.com", "custom_fields": {"industry": "Navy"}},
+                                            {"email": "not-an-email"}]},
+              response_example={"created": 1, "updated": 1, "rejected": 1, "errors": [
+                  {"index": 2, "code": "INVALID_EMAIL", "field": "email", "message": "email is required and must look like name@domain.tld"}]},
+              request_max_body_size=64 * 1024 * 1024)
+    async def upsert_contacts(self, db: DbDep, data: JSONBody[ContactBatch]) -> UpsertResult:
+        return await one(db, Q_UPSERT, (0, msgspec.json.encode(data.contacts).decode()), UpsertResult, "batch", "")
+
+    @endpoint("POST", "/import", operation_id="importContactsCsv", summary="Import contacts from CSV (streamed)",
+              errors=(413, 415), status_code=200,
+              description="Body: text/csv, UTF-8, a header row then one contact per row. Columns: email (required), "
+                          "first_name, last_name, company, job_title, city, state, country, timezone, score, tags "
+                          "(separated by ; or |), custom.<name>; any other column is a custom field; status and id are "
+                          "ignored. Empty cells keep stored values. Read in chunks of 1,000 rows, each upserted like the "
+                          "batch endpoint; errors are indexed by data row (0 = the first row after the header).",
+              request_example="email,first_name,company,tags,custom.industry\nada@example.com,Ada,Analytical Engines,newsletter;vip,SaaS\n",
+              response_example={"rows": 1, "created": 1, "updated": 0, "rejected": 0, "errors": [],
+                                "errors_truncated": False, "ignored_columns": []},
+              request_max_body_size=CSV_MAX_BYTES)
+    async def import_csv(self, request: Request, db: DbDep) -> ImportResult:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in ("text/csv", "application/csv"):
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the CSV as text/csv")
+        result = ImportResult(rows=0, created=0, updated=0, rejected=0, errors=[])
+        columns: list[tuple[str, str] | None] | None = None
+        pending: list[dict[str, Any]] = []
+
+        async def flush() -> None:
+            if not pending:
+                return
+            chunk = await one(db, Q_UPSERT, (result.rows - len(pending), msgspec.json.encode(pending).decode()),
+                              UpsertResult, "import", "")
+            result.created += chunk.created
+            result.updated += chunk.updated
+            result.rejected += chunk.rejected
+            room = CSV_MAX_ERRORS - len(result.errors)
+            result.errors.extend(chunk.errors[:room])
+            result.errors_truncated = result.errors_truncated or len(chunk.errors) > room
+            pending.clear()
+
+        async for records in csv_records(request.stream()):
+            for cells in records:
+                if columns is None:
+                    columns, result.ignored_columns = csv_columns(cells)
+                    if ("field", "email") not in columns:
+                        raise ApiError(400, "INVALID_CSV", "The CSV has no email column", f"header: {cells}")
+                    continue
+                if not any(cell.strip() for cell in cells):
+                    continue
+                pending.append(csv_row(columns, cells))
+                result.rows += 1
+                if len(pending) >= CSV_CHUNK:
+                    await flush()
+        if columns is None:
+            raise ApiError(400, "INVALID_CSV", "The CSV is empty", "a header row with an email column is required")
+        await flush()
+        return result
+
+    @endpoint("GET", "/", operation_id="listContacts", summary="List contacts",
+              description="Newest first; filters: status, tag (exact), email (case-insensitive substring).",
+              query_example={"status": "active", "tag": "vip", "email": "example.com", "limit": 20, "offset": 0},
+              response_example=page(CONTACT))
+    async def list_contacts(
+        self, db: DbDep, status: FromQuery[ContactStatus | None] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=100, description="Contacts carrying this tag")] = None,
+        email: Annotated[str | None, QueryParameter(max_length=320, description="Case-insensitive substring of the email")] = None,
+        limit: Limit = 20, offset: Offset = 0,
+    ) -> ContactPage:
+        params = {"status": status, "tag": tag, "email": email, "limit": limit, "offset": offset}
+        return await db.doc(Q_LIST, params, ContactPage)  # type: ignore[return-value]
+
+    @endpoint("GET", "/{contact_id:uuid}", operation_id="getContact", summary="Get a contact", response_example=CONTACT)
+    async def get_contact(self, db: DbDep, contact_id: FromPath[UUID]) -> ContactRead:
+        return await one(db, Q_GET, (contact_id,), ContactRead, "contact", contact_id)
+
+    @endpoint("PATCH", "/{contact_id:uuid}", operation_id="updateContact", summary="Update a contact", errors=(409, 422),
+              description="Null clears a field; custom_fields and tags are replaced. Setting status active on an "
+                          "unsubscribed or bounced contact whose address is suppressed is INVALID_STATE_TRANSITION.",
+              request_example={"company": "Analytical Engines Ltd", "score": 55},
+              response_example=CONTACT | {"company": "Analytical Engines Ltd", "score": 55})
+    async def update_contact(self, db: DbDep, contact_id: FromPath[UUID], data: JSONBody[ContactUpdate]) -> ContactRead:
+        return await one(db, Q_UPDATE, (contact_id, encode(data)), ContactRead, "contact", contact_id)
+
+    @endpoint("DELETE", "/{contact_id:uuid}", operation_id="deleteContact", summary="Delete a contact",
+              description="Erases the contact with its memberships, enrollments and message history (right to "
+                          "erasure); analytics already rolled up keep their counts.")
+    async def delete_contact(self, db: DbDep, contact_id: FromPath[UUID]) -> None:
+        if await db.execute(Q_DELETE, (contact_id,)) == 0:
+            raise not_found("contact", contact_id)

@@ -1,0 +1,1 @@
+"""The campaign report page: a server-rendered HTML summary of one campaign."""

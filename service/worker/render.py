@@ -1,0 +1,281 @@
+"""Rendering subject, HTML and text with python-liquid (requirements 91–99).
+
+- Context: the contact's standard fields under snake_case and the camelCase names older templates use
+  (`first_name` / `firstName` …), custom fields as `custom.x` and `customField.x`, the sender, the
+  campaign and `unsubscribe_url`.
+- Shorthand fallbacks `{{firstName|there}}` and `{{company|"Your company"}}` are rewritten to
+  `| default: "…"` before parsing; a pipe followed by a known filter name stays a filter.
+- HTML parts are rendered with autoescape: values are HTML-escaped, the template's own markup is not.
+- Compiled templates are cached (LRU) by source text. A template that does not parse, or fails while
+  rendering, falls back to its text with every merge tag stripped; the error is logged once per
+  template source and the send goes on.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+from collections import OrderedDict
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from liquid import Environment
+from liquid.exceptions import LiquidError
+
+log = logging.getLogger("campaigns.worker.render")
+
+# -- custom filters (the personalization spec's extras) ---------------------------------------------
+
+
+def _titlecase(value: Any) -> str:
+    return " ".join(w[:1].upper() + w[1:].lower() for w in str(value if value is not None else "").split(" "))
+
+
+def _currency(value: Any, code: str = "USD") -> str:
+    try:
+        amount = Decimal(str(value))
+    except Exception:  # noqa: BLE001 - a non-number renders as given
+        return "" if value is None else str(value)
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(str(code).upper())
+    text = f"{amount:,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {code}"
+
+
+def _phone_format(value: Any) -> str:
+    digits = re.sub(r"\D", "", str(value if value is not None else ""))
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10:
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return "" if value is None else str(value)
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _percentage(value: Any, decimals: Any = 0) -> str:
+    number = _number(value)
+    if number is None:
+        return "" if value is None else str(value)
+    places = max(0, min(int(decimals or 0), 6))
+    return f"{number:.{places}f}%"
+
+
+def _number_with_delimiter(value: Any, delimiter: str = ",") -> str:
+    number = _number(value)
+    if number is None:
+        return "" if value is None else str(value)
+    text = f"{number:,}"
+    return text.replace(",", str(delimiter)) if delimiter != "," else text
+
+
+def _make_env(autoescape: bool) -> Environment:
+    env = Environment(autoescape=autoescape)
+    # The extras of the personalization spec; service/api/liquid_check.py (save-time validation)
+    # accepts exactly these names (EXTRA_FILTERS).
+    env.filters["titlecase"] = _titlecase
+    env.filters["currency"] = _currency
+    env.filters["percentage"] = _percentage
+    env.filters["number_with_delimiter"] = _number_with_delimiter
+    env.filters["phone_format"] = _phone_format
+    env.filters["phoneFormat"] = _phone_format
+    return env
+
+
+TEXT_ENV = _make_env(autoescape=False)
+HTML_ENV = _make_env(autoescape=True)
+KNOWN_FILTERS = frozenset(TEXT_ENV.filters)
+
+# -- shorthand fallbacks --------------------------------------------------------------------------
+# The same rule as save-time validation (service/api/liquid_check.py, normalise_legacy_tags), so what
+# validates renders as validated: `{{name|"x"}}` / `{{ name | 'x' }}` (a quoted fallback, any spacing)
+# and `{{name|word}}` (a bare word written against the pipe, not a filter name) mean
+# `{{ name | default: "…" }}`; `{{ name | word }}` with spaces is Liquid filter syntax.
+
+_LEGACY_QUOTED = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\|\s*(\"[^\"{}]*\"|'[^'{}]*')\s*\}\}")
+_LEGACY_BARE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\|([A-Za-z_][\w ]*?)\s*\}\}")
+
+
+def translate_shorthand(source: str) -> str:
+    """`{{firstName|there}}` → `{{ firstName | default: "there" }}`; real filters are kept."""
+    if "|" not in source:
+        return source
+
+    def quoted(m: re.Match[str]) -> str:
+        return '{{ %s | default: "%s" }}' % (m.group(1), m.group(2)[1:-1].replace('"', ""))
+
+    def bare(m: re.Match[str]) -> str:
+        word = m.group(2).strip()
+        if word in KNOWN_FILTERS:
+            return m.group(0)
+        return '{{ %s | default: "%s" }}' % (m.group(1), word)
+
+    return _LEGACY_BARE.sub(bare, _LEGACY_QUOTED.sub(quoted, source))
+
+
+_MERGE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
+
+
+def strip_merge_tags(source: str) -> str:
+    """The render-error fallback: the template's own text with every {{ }} and {% %} removed."""
+    return _MERGE_TAG.sub("", source)
+
+
+# -- the context ------------------------------------------------------------------------------------
+
+_STANDARD = ("email", "first_name", "last_name", "company", "job_title", "city", "state", "country")
+_CAMEL = {"first_name": "firstName", "last_name": "lastName", "job_title": "jobTitle"}
+
+
+def build_context(row: dict[str, Any], *, sender_name: str | None, sender_email: str | None,
+                  unsubscribe_url: str | None) -> dict[str, Any]:
+    """The variables a template sees, from one claimed outbox row."""
+    contact: dict[str, Any] = {}
+    for name in _STANDARD:
+        value = row.get(name)
+        contact[name] = value
+        if name in _CAMEL:
+            contact[_CAMEL[name]] = value
+    first, last = row.get("first_name"), row.get("last_name")
+    full = " ".join(p for p in (first, last) if p) or None
+    custom = row.get("custom_fields") or {}
+    score = row.get("score") or 0
+    tz = row.get("contact_timezone") or row.get("campaign_timezone")
+    contact.update(full_name=full, fullName=full, score=score, lead_score=score, leadScore=score,
+                   tags=list(row.get("tags") or ()), timezone=tz)
+    sender = {"name": sender_name, "email": sender_email}
+    campaign = {"name": row.get("campaign_name")}
+    ctx = dict(contact)
+    ctx.update(
+        contact=contact,
+        custom=custom, customField=custom, custom_fields=custom, customFields=custom,
+        sender=sender, sender_name=sender_name, senderName=sender_name,
+        sender_email=sender_email, senderEmail=sender_email,
+        campaign=campaign, campaign_name=campaign["name"], campaignName=campaign["name"],
+        unsubscribe_url=unsubscribe_url, unsubscribeUrl=unsubscribe_url,
+        unsubscribe_link=unsubscribe_url, unsubscribeLink=unsubscribe_url,
+        current_year=_current_year(),
+    )
+    return ctx
+
+
+def _current_year() -> int:
+    return datetime.now(timezone.utc).year
+
+
+# -- compiling and rendering -------------------------------------------------------------------------
+
+
+class _Compiled:
+    __slots__ = ("template", "fallback", "error")
+
+    def __init__(self, template: Any, fallback: str, error: str | None) -> None:
+        self.template, self.fallback, self.error = template, fallback, error
+
+
+class Renderer:
+    """Renders with compiled templates cached by (mode, source); thread-unsafe, one per worker."""
+
+    def __init__(self, cache_size: int = 1024) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[bool, str], _Compiled] = OrderedDict()
+        self._logged: set[int] = set()
+        self.errors = 0
+
+    def _compile(self, source: str, html: bool) -> _Compiled:
+        key = (html, source)
+        compiled = self._cache.get(key)
+        if compiled is not None:
+            self._cache.move_to_end(key)
+            return compiled
+        try:
+            template = (HTML_ENV if html else TEXT_ENV).from_string(translate_shorthand(source))
+            compiled = _Compiled(template, "", None)
+        except LiquidError as exc:
+            compiled = _Compiled(None, strip_merge_tags(source), f"{type(exc).__name__}: {exc.message if hasattr(exc, 'message') else exc}")
+            self._log_once(source, compiled.error)
+        self._cache[key] = compiled
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return compiled
+
+    def _log_once(self, source: str, error: str | None) -> None:
+        self.errors += 1
+        digest = hash(source)
+        if digest not in self._logged:
+            self._logged.add(digest)
+            # The template's error, never the contact's data.
+            log.warning("template error, sending with merge tags stripped: %s", (error or "").splitlines()[0][:300])
+
+    def render(self, source: str | None, ctx: dict[str, Any], *, html: bool = False) -> str:
+        if not source:
+            return ""
+        compiled = self._compile(source, html)
+        if compiled.template is None:
+            return compiled.fallback
+        try:
+            return compiled.template.render(**ctx)
+        except Exception as exc:  # noqa: BLE001 - a render error must never fail the send (req. 97)
+            self._log_once(source, f"{type(exc).__name__}: {exc}")
+            return strip_merge_tags(source)
+
+
+# -- HTML ⇄ text -------------------------------------------------------------------------------------
+
+_HTML_LIKE = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|!--|!doctype)", re.I)
+_DROP_BLOCKS = re.compile(r"<(head|style|script|title)\b.*?</\1\s*>", re.I | re.S)
+_ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*([\"'])(.*?)\1[^>]*>(.*?)</a\s*>", re.I | re.S)
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|ul|ol|blockquote)\s*>", re.I)
+_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_LINE_EDGES = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_HTML_LIKE.search(text))
+
+
+def _anchor_text(match: re.Match[str]) -> str:
+    url = html_lib.unescape(match.group(2)).strip()
+    label = _TAG.sub("", match.group(3)).strip()
+    if not label or html_lib.unescape(label) == url:
+        return url
+    return f"{label} ({url})" if url and not url.startswith(("#", "javascript:")) else label
+
+
+_LIQUID_BLOCK = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
+
+
+def text_template_from_html(source: str) -> str:
+    """A text/plain Liquid template derived from an HTML Liquid template, once per template (the
+    worker caches it): the merge tags survive, so the text part is rendered like the HTML part
+    instead of re-deriving text from every rendered HTML body."""
+    blocks: list[str] = []
+
+    def park(match: re.Match[str]) -> str:
+        blocks.append(match.group(0))
+        return f"\x00{len(blocks) - 1}\x00"
+
+    text = html_to_text(_LIQUID_BLOCK.sub(park, source))
+    return re.sub("\x00(\\d+)\x00", lambda m: blocks[int(m.group(1))], text)
+
+
+def html_to_text(markup: str) -> str:
+    """A readable text/plain alternative of an HTML body (links kept as `label (url)`)."""
+    text = _DROP_BLOCKS.sub("", markup)
+    text = _ANCHOR.sub(_anchor_text, text)
+    text = _BREAK.sub("\n", text)
+    text = _LIST_ITEM.sub("\n- ", text)
+    text = _BLOCK_END.sub("\n\n", text)
+    text = html_lib.unescape(_TAG.sub("", text))
+    text = _LINE_EDGES.sub("\n", _SPACES.sub(" ", text))
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"

@@ -1,0 +1,165 @@
+"""SMTP delivery with aiosmtplib: relays, persistent connections, and what an SMTP answer means.
+
+One `SmtpConnection` per sender task; it connects lazily, stays open between messages and is
+re-opened after anything that leaves it in doubt (a dropped connection, a timeout, 421). A result is
+one of the outcomes campaigns.record_send_result understands:
+
+    sent      the relay accepted the message (250 after DATA)
+    retry     4xx anywhere, timeouts, refused or dropped connections, authentication problems:
+              nothing was accepted, try again later
+    failed    5xx for the recipient (RCPT, or a 5.1.x mailbox status after DATA): a hard bounce
+    rejected  other permanent refusals (sender refused, content/policy 5.7.x, message too big):
+              a dead letter that does not blame the recipient
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPDataError, SMTPException, SMTPRecipientRefused, SMTPRecipientsRefused, SMTPResponseException,
+    SMTPSenderRefused,
+)
+
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
+PASSWORD_ENV_PREFIX = "SMTP_PASSWORD_"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Where and how to connect. `password` is resolved at connect time and never printed."""
+
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | tls
+    username: str | None = None
+    password_env: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # no secret in logs, ever
+        return f"Relay({self.host}:{self.port}, {self.security}, user={'set' if self.username else 'none'})"
+
+    @property
+    def key(self) -> tuple:
+        return (self.host, self.port, self.security, self.username, self.password_env)
+
+    def resolve_password(self) -> str | None:
+        if self.password_env:
+            if not self.password_env.startswith(PASSWORD_ENV_PREFIX):
+                raise ValueError("a sender's SMTP password must come from an SMTP_PASSWORD_* variable")
+            return os.environ.get(self.password_env)
+        return self.password
+
+
+class SendResult(NamedTuple):
+    outcome: str  # sent | retry | failed | rejected
+    response: str | None
+    error: str | None
+    reconnect: bool = False
+
+
+def _text(exc: SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+def classify(exc: BaseException) -> SendResult:
+    """The outcome an SMTP failure stands for (see the module docstring)."""
+    if isinstance(exc, SMTPRecipientsRefused):
+        refused = exc.recipients[0] if exc.recipients else None
+        if refused is None:
+            return SendResult("retry", None, "all recipients refused", False)
+        exc = refused
+    if isinstance(exc, SMTPResponseException):
+        code, text = exc.code, _text(exc)
+        enhanced = _ENHANCED.match(exc.message or "")
+        close = code == 421 or code < 200 or code >= 600 or not isinstance(
+            exc, (SMTPRecipientRefused, SMTPSenderRefused, SMTPDataError))
+        if 400 <= code < 500 or not (500 <= code < 600):
+            return SendResult("retry", text, text, close)
+        if isinstance(exc, SMTPRecipientRefused):
+            policy = enhanced is not None and enhanced.group(2) == "7"
+            return SendResult("rejected" if policy else "failed", text, text, close)
+        if isinstance(exc, SMTPDataError):
+            # After DATA only a mailbox status (5.1.x, or a bare 550/551/553) blames the recipient.
+            mailbox = (enhanced.group(2) == "1") if enhanced is not None else code in (550, 551, 553)
+            return SendResult("failed" if mailbox else "rejected", text, text, close)
+        if isinstance(exc, SMTPSenderRefused):
+            return SendResult("rejected", text, text, close)
+        # 5xx on connect, EHLO or AUTH: the relay or our credentials, not this message; retry.
+        return SendResult("retry", text, text, True)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return SendResult("retry", None, "timeout", True)
+    if isinstance(exc, (SMTPException, OSError, ConnectionError, EOFError)):
+        return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:500], True)
+    return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:500], True)
+
+
+_LOCAL_HOSTNAME: list[str] = []
+
+
+def local_hostname() -> str:
+    if not _LOCAL_HOSTNAME:
+        name = socket.gethostname() or "localhost"
+        _LOCAL_HOSTNAME.append(name if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", name) else "localhost")
+    return _LOCAL_HOSTNAME[0]
+
+
+class SmtpConnection:
+    """One persistent SMTP session to a relay, re-opened when in doubt."""
+
+    def __init__(self, relay: Relay, timeout: float = 30.0) -> None:
+        self.relay = relay
+        self.timeout = timeout
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent = 0
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        relay = self.relay
+        client = aiosmtplib.SMTP(
+            hostname=relay.host, port=relay.port, timeout=self.timeout, local_hostname=local_hostname(),
+            use_tls=relay.security == "tls", start_tls=relay.security == "starttls",
+            username=relay.username, password=relay.resolve_password() if relay.username else None,
+        )
+        await client.connect()
+        self.client = client
+        return client
+
+    async def send(self, mail_from: str, rcpt: str, data: bytes) -> SendResult:
+        """One message, one recipient. Never raises for SMTP or network trouble: returns the outcome."""
+        client = self.client
+        try:
+            if client is None or not client.is_connected:
+                client = await self._connect()
+            # Our messages already have CRLF line ends, so len(data) is the SIZE the server will see.
+            options = [f"SIZE={len(data)}"] if client.supports_extension("size") else None
+            await client.mail(mail_from, options=options)
+            await client.rcpt(rcpt)
+            response = await client.data(data)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
+            result = classify(exc)
+            if result.reconnect:
+                await self.close()
+            elif client is not None and client.is_connected:
+                try:  # clear the envelope so the session can carry the next message
+                    await client.rset()
+                except Exception:  # noqa: BLE001
+                    await self.close()
+            return result
+        self.sent += 1
+        return SendResult("sent", f"{response.code} {response.message}".strip()[:500], None)
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await asyncio.wait_for(client.quit(), timeout=2)
+        except Exception:  # noqa: BLE001 - closing anyway
+            client.close()

@@ -1,0 +1,221 @@
+"""The fault suite: real worker processes against a real aiosmtpd server that injects faults.
+
+- SIGKILL at random points, 50 times, while 2,000 messages go out → every message delivered;
+  duplicates only for kills that fell between SMTP acceptance and recording, never more than the kills.
+- 20% of SMTP commands answered 421/451 or dropped → everything delivered, attempts recorded.
+- 550 → failed, bounce event, address suppressed (with a worker process).
+- PostgreSQL restarted mid-run → the worker reconnects and finishes.
+- 4 workers at once → no message sent twice.
+- pause → nothing more sent until resume; unsubscribe → queued mail cancelled.
+
+Each test prints its figures (run with -s to see them).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+import psycopg
+import pytest
+from conftest import SECRET, make_outbox, spawn_worker, statuses, stop_process
+
+from service.tracking.tokens import UNSUBSCRIBE, TokenSigner
+
+pytestmark = pytest.mark.slow
+
+
+def sent_count(conn, campaign_id) -> int:
+    return statuses(conn, campaign_id).get("sent", 0)
+
+
+def wait_all_sent(conn, campaign_id, count, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while sent_count(conn, campaign_id) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{statuses(conn, campaign_id)} after {timeout}s")
+        time.sleep(0.1)
+
+
+def wait_started(log, count, timeout=30.0):
+    """Until `count` worker processes have logged their start (so SIGTERM meets the handler)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count(" starting: ") < count:
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker did not start")
+        time.sleep(0.05)
+
+
+def test_sigkill_50_times_while_2000_messages_go_out(conn, db_url, smtp, tmp_path):
+    n, kills_wanted = 2000, 50
+    # Paced (30 a second, plus a second's burst per process start) so the kills land while mail is going out; one SMTP connection per worker,
+    # so a kill can strand at most one accepted-but-unrecorded message.
+    box = make_outbox(conn, n, rate=30)
+    settings = dict(CAMPAIGNS_WORKER_CONNECTIONS=1, CAMPAIGNS_WORKER_BATCH_SIZE=10, CAMPAIGNS_WORKER_LEASE_SECONDS=2)
+    rng = random.Random(20260302)
+    kills: list[float] = []
+    log = tmp_path / "workers.log"
+    for _ in range(kills_wanted):
+        proc = spawn_worker(db_url, smtp, log=log, **settings)
+        time.sleep(rng.uniform(0.2, 0.9))
+        proc.kill()
+        proc.wait(10)
+        kills.append(time.monotonic())
+    during = len(smtp.received)
+    started_before = log.read_text(errors="replace").count(" starting: ")
+    proc = spawn_worker(db_url, smtp, log=log, **settings)
+    try:
+        wait_all_sent(conn, box.campaign_id, n, timeout=180)
+        wait_started(log, started_before + 1)
+    finally:
+        code = stop_process(proc)
+    ids = smtp.message_ids()
+    duplicates = smtp.duplicates()
+    extra = sum(c - 1 for c in duplicates.values())
+    reclaimed = conn.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s AND attempts > 1",
+                             (box.campaign_id,)).fetchone()[0]
+    print(f"\nSIGKILL suite: {len(kills)} kills, {during} messages accepted while killing, "
+          f"{len(ids)} accepted in all, {len(set(ids))} distinct, {extra} duplicates, "
+          f"{reclaimed} messages needed a second lease")
+    assert code == 0
+    assert set(ids) == box.smtp_ids(conn)  # every message delivered
+    assert statuses(conn, box.campaign_id) == {"sent": n}
+    assert extra <= len(kills)
+    # each duplicate: its first copy was accepted shortly before a kill (the acceptance→record window)
+    first_seen: dict[str, float] = {}
+    for r in smtp.received:
+        first_seen.setdefault(r.message_id, r.at)
+    for message_id in duplicates:
+        t = first_seen[message_id]
+        assert any(t <= k <= t + 2.0 for k in kills), f"{message_id} duplicated without a kill after its acceptance"
+        attempts = conn.execute("SELECT attempts FROM campaigns.email_messages WHERE smtp_message_id = %s",
+                                (message_id,)).fetchone()[0]
+        assert attempts >= 2
+
+
+def test_twenty_percent_of_commands_fail_or_drop(conn, db_url, smtp, tmp_path):
+    n = 1000
+    box = make_outbox(conn, n, max_attempts=40)
+    rng = random.Random(42)
+    replies = ["421 4.3.2 Service not available, closing channel", "451 4.3.0 Local error, try again", "drop"]
+    smtp.fault = lambda command: rng.choice(replies) if rng.random() < 0.2 else None
+    proc = spawn_worker(db_url, smtp, log=tmp_path / "worker.log", CAMPAIGNS_WORKER_CONNECTIONS=4,
+                        CAMPAIGNS_WORKER_BATCH_SIZE=100, CAMPAIGNS_WORKER_LEASE_SECONDS=30)
+    try:
+        wait_all_sent(conn, box.campaign_id, n, timeout=180)
+    finally:
+        assert stop_process(proc) == 0
+    attempts = [a for (a,) in conn.execute("SELECT attempts FROM campaigns.email_messages WHERE campaign_id = %s",
+                                           (box.campaign_id,))]
+    commands = sum(smtp.commands.values())
+    print(f"\nfaults: {commands} commands, {dict(smtp.faults)} injected ({sum(smtp.faults.values()) / commands:.0%}); "
+          f"{n} messages in {sum(attempts)} attempts (max {max(attempts)})")
+    assert set(smtp.message_ids()) == box.smtp_ids(conn)
+    assert smtp.duplicates() == {}
+    assert statuses(conn, box.campaign_id) == {"sent": n}
+    assert sum(attempts) > n * 1.2 and max(attempts) >= 3
+    assert 0.15 < sum(smtp.faults.values()) / commands < 0.25
+
+
+def test_550_with_a_worker_process(conn, db_url, smtp, tmp_path):
+    box = make_outbox(conn, 50)
+    victims = [e for (e,) in conn.execute("SELECT to_email FROM campaigns.email_messages WHERE campaign_id = %s "
+                                          "ORDER BY id LIMIT 5", (box.campaign_id,))]
+    for v in victims:
+        smtp.rcpt_replies[v.lower()] = "550 5.1.1 User unknown"
+    proc = spawn_worker(db_url, smtp, "--once", log=tmp_path / "worker.log")
+    assert proc.wait(60) == 0
+    assert statuses(conn, box.campaign_id) == {"sent": 45, "failed": 5}
+    assert conn.execute("SELECT count(*) FROM campaigns.email_events WHERE campaign_id = %s AND event_type = 'bounce_hard'",
+                        (box.campaign_id,)).fetchone()[0] == 5
+    assert conn.execute("SELECT count(*) FROM campaigns.suppressions WHERE tenant_id = %s AND reason = 'hard_bounce'",
+                        (box.tenant_id,)).fetchone()[0] == 5
+
+
+def test_postgresql_restart_mid_run(own_cluster, smtp, tmp_path):
+    n = 1000
+    with psycopg.connect(own_cluster.url, autocommit=True) as conn:
+        box = make_outbox(conn, n, rate=250)
+    proc = spawn_worker(own_cluster.url, smtp, log=tmp_path / "worker.log", CAMPAIGNS_WORKER_LEASE_SECONDS=10,
+                        CAMPAIGNS_WORKER_BATCH_SIZE=50)
+    try:
+        smtp.wait_for(200, timeout=60)
+        before = len(smtp.received)
+        own_cluster.restart()
+        smtp.wait_for(n, timeout=120)
+        with psycopg.connect(own_cluster.url, autocommit=True) as conn:
+            wait_all_sent(conn, box.campaign_id, n, timeout=60)
+            final = statuses(conn, box.campaign_id)
+    finally:
+        assert stop_process(proc) == 0
+    log = (tmp_path / "worker.log").read_text()
+    print(f"\nrestart: {before} sent before the restart, {len(smtp.received)} accepted, "
+          f"{len(smtp.duplicates())} duplicates; worker log mentions {log.count('retrying') + log.count('reconnecting')} "
+          "reconnect attempts")
+    assert final == {"sent": n}
+    assert smtp.duplicates() == {}
+    assert "reconnecting" in log or "retrying" in log
+
+
+def test_four_workers_never_send_twice(conn, db_url, smtp, tmp_path):
+    n = 2000
+    box = make_outbox(conn, n)
+    procs = [spawn_worker(db_url, smtp, log=tmp_path / f"w{i}.log", CAMPAIGNS_WORKER_BATCH_SIZE=50,
+                          CAMPAIGNS_WORKER_CONNECTIONS=2) for i in range(4)]
+    try:
+        wait_all_sent(conn, box.campaign_id, n, timeout=180)
+    finally:
+        codes = [stop_process(p) for p in procs]
+    per_worker = dict(conn.execute("SELECT locked_by, count(*) FROM campaigns.email_messages WHERE campaign_id = %s "
+                                   "GROUP BY 1", (box.campaign_id,)).fetchall())
+    print(f"\n4 workers: {sorted(per_worker.values())} messages each, {len(smtp.received)} accepted, "
+          f"{len(smtp.duplicates())} duplicates")
+    assert codes == [0, 0, 0, 0]
+    assert smtp.duplicates() == {} and len(smtp.received) == n
+    assert set(smtp.message_ids()) == box.smtp_ids(conn)
+    assert len(per_worker) >= 2
+
+
+def test_pause_stops_a_worker_process_until_resume(conn, db_url, smtp, tmp_path):
+    n = 400
+    box = make_outbox(conn, n, rate=100)
+    proc = spawn_worker(db_url, smtp, log=tmp_path / "worker.log", CAMPAIGNS_WORKER_BATCH_SIZE=100)
+    try:
+        smtp.wait_for(100, timeout=30)
+        conn.execute("SELECT campaigns.pause_campaign(%s)", (box.campaign_id,))
+        time.sleep(0.5)
+        at_pause = len(smtp.received)
+        time.sleep(2.0)
+        after = len(smtp.received)
+        held = statuses(conn, box.campaign_id)
+        conn.execute("SELECT campaigns.resume_campaign(%s)", (box.campaign_id,))
+        wait_all_sent(conn, box.campaign_id, n, timeout=60)
+    finally:
+        assert stop_process(proc) == 0
+    print(f"\npause: {at_pause} sent when paused, {after} two seconds later, held {held}")
+    assert after == at_pause
+    assert "sending" not in held and held["queued"] > 0
+    assert smtp.duplicates() == {} and len(smtp.received) == n
+
+
+def test_unsubscribe_cancels_queued_mail_with_a_worker_running(conn, db_url, smtp, app_url, tmp_path):
+    n = 200
+    box = make_outbox(conn, n, rate=30)
+    row = conn.execute("SELECT id, tenant_id, contact_id, campaign_id, step_id, to_email FROM campaigns.email_messages "
+                       "WHERE campaign_id = %s ORDER BY next_attempt_at DESC, id DESC LIMIT 1", (box.campaign_id,)).fetchone()
+    conn.execute("UPDATE campaigns.email_messages SET next_attempt_at = now() + interval '3 seconds' WHERE id = %s", (row[0],))
+    proc = spawn_worker(db_url, smtp, log=tmp_path / "worker.log")
+    try:
+        smtp.wait_for(20, timeout=30)
+        token = TokenSigner(SECRET).sign(UNSUBSCRIBE, TokenSigner.ids(*row[:5]))
+        r = httpx.post(f"{app_url}/unsubscribe/{token}", content="List-Unsubscribe=One-Click",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 200
+        assert conn.execute("SELECT status FROM campaigns.email_messages WHERE id = %s", (row[0],)).fetchone()[0] == "cancelled"
+        wait_all_sent(conn, box.campaign_id, n - 1, timeout=60)
+        time.sleep(1.0)
+    finally:
+        assert stop_process(proc) == 0
+    assert row[5] not in {r.rcpt for r in smtp.received}
+    assert statuses(conn, box.campaign_id) == {"sent": n - 1, "cancelled": 1}
