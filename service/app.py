@@ -15,6 +15,7 @@ from service.config import get_settings, resolve_database_url
 from service.db import create_pool
 from service.errors import exception_handlers
 from service.health import HealthController
+from service.logs import request_id_middleware
 from service.metrics import metrics
 from service.report.routes import campaign_report_page
 from service.tracking.routes import public_route_handlers
@@ -45,6 +46,7 @@ def create_app(database_url: str | None = None) -> Litestar:
         # The database pool first; the in-process outbox worker (CAMPAIGNS_WORKER_IN_API=1) after it.
         lifespan=[lifespan, worker_lifespan],
         on_startup=[attach_examples],
+        middleware=[request_id_middleware],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Campaigns API",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from uuid import UUID
 
 from service.config import get_settings, resolve_database_url
 
@@ -56,7 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url = resolve_database_url()
-    uvicorn.run(create_app(url), host=args.host or settings.api_host, port=args.port or settings.api_port, log_level="info")
+    # log_config=None: uvicorn's loggers go through ours (JSON lines with the request id).
+    uvicorn.run(create_app(url), host=args.host or settings.api_host, port=args.port or settings.api_port,
+                log_level="info", log_config=None)
     return 0
 
 
@@ -68,7 +73,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
     import signal
 
     # A SIGTERM that arrives while the worker is still starting stops it cleanly too.
@@ -78,7 +82,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from service.worker import WorkerOptions, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         options = WorkerOptions.from_settings()
     except RuntimeError as exc:
@@ -98,6 +101,40 @@ def cmd_smtp_catcher(args: argparse.Namespace) -> int:
     if args.list:
         return print_list(maildir)
     return serve(maildir, args.host, args.port or settings.smtp_port)
+
+
+def _tenant_arg(value: str | None) -> UUID | None:
+    """--tenant, else the demo tenant of `campaignctl run` when there is one."""
+    if value:
+        return UUID(value)
+    from service.demo import DEMO_FILE
+
+    if DEMO_FILE.exists():
+        return UUID(json.loads(DEMO_FILE.read_text())["tenant_id"])
+    return None
+
+
+def cmd_import_contacts(args: argparse.Namespace) -> int:
+    from service.admin import import_contacts
+
+    tenant = _tenant_arg(args.tenant)
+    if tenant is None:
+        print("error: name the tenant with --tenant TENANT_ID", file=sys.stderr)
+        return 2
+    result = import_contacts(resolve_database_url(), Path(args.file), tenant)
+    print(f"created {result['created']:,}, updated {result['updated']:,}, rejected {result['rejected']:,}")
+    for code, n in sorted(result["reasons"].items()):
+        print(f"  rejected {code}: {n:,}")
+    for row in result["rejected_rows"]:
+        print(f"  line {row['line']}: {row['code']} ({row['field'] or '-'}) {row['email'] or ''}")
+    return 0 if result["rejected"] == 0 else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from service.admin import status_report
+
+    print(status_report(resolve_database_url(), UUID(args.tenant) if args.tenant else None))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,17 +170,33 @@ def build_parser() -> argparse.ArgumentParser:
     catcher.add_argument("--maildir", default=None, help="default: CAMPAIGNS_MAILDIR (.local/mail)")
     catcher.set_defaults(func=cmd_smtp_catcher)
 
+    imp = sub.add_parser("import-contacts", help="upsert contacts from a CSV file (streamed), reporting rejected rows")
+    imp.add_argument("file")
+    imp.add_argument("--tenant", default=None, help="tenant id (default: the demo tenant of `campaignctl run`)")
+    imp.set_defaults(func=cmd_import_contacts)
+
+    status = sub.add_parser("status", help="launched campaigns: enrollments by status, queue depth, failures")
+    status.add_argument("--tenant", default=None, help="only this tenant")
+    status.set_defaults(func=cmd_status)
+
     sub.add_parser("run", help="the whole system locally: database, migrations, demo tenant, API").set_defaults(func=cmd_run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from service.logs import configure_logging
+
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - one clear line and a non-zero exit for operators
+        from service.admin import AdminError
         from service.embedded_pg import EmbeddedPostgresError
 
+        if isinstance(exc, AdminError | ValueError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if isinstance(exc, EmbeddedPostgresError):
             print(f"error: {exc}", file=sys.stderr)
             return 1

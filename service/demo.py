@@ -126,7 +126,7 @@ def run_demo() -> int:
         print("steps are processed every minute by pg_cron" if every_minute
               else "pg_cron is not in this database: run SELECT campaigns.process_due_steps() to advance")
         print("Ctrl-C stops everything.")
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", log_config=None)
     finally:
         if worker is not None:
             worker.stop()

@@ -472,7 +472,7 @@ class Worker:
                 try:
                     await self._process(job, connection)
                 except Exception as exc:  # noqa: BLE001 - one message must never stop the sender
-                    log.exception("unexpected error on message %s", job.row["message_id"])
+                    log.exception("unexpected error on message %s", job.row["message_id"], extra={"message_id": job.row["message_id"]})
                     if not job.finished:  # nothing was sent: try again later (then dead-letter)
                         await self._finish(job, "retry", None, f"worker error: {type(exc).__name__}", None)
         finally:
@@ -497,7 +497,7 @@ class Worker:
         try:
             composed = self.composer.compose(row)
         except Exception as exc:  # noqa: BLE001 - a broken message is retried, then dead-lettered
-            log.exception("composing message %s failed", row["message_id"])
+            log.exception("composing message %s failed", row["message_id"], extra={"message_id": row["message_id"]})
             await self._finish(job, "retry", None, f"compose error: {type(exc).__name__}", None)
             return
         await self.limiter.acquire(row["tenant_id"], row.get("max_send_rate_per_second"))
