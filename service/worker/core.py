@@ -42,6 +42,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from service.config import Settings, get_settings
+from service.metrics import CLAIM_SECONDS, SEND_RESULTS, SEND_SECONDS
 from service.tracking.tokens import TokenSigner
 from service.worker.compose import Composer
 from service.worker.ratelimit import RateLimiter
@@ -426,6 +427,7 @@ class Worker:
         )
         rows = await cursor.fetchall()
         self.stats.claim_seconds += time.monotonic() - started
+        CLAIM_SECONDS.observe(time.monotonic() - started)
         if not rows:
             return 0
         deadline = started + self._lease_budget
@@ -504,7 +506,9 @@ class Worker:
         if self._must_release(job):
             await self._finish(job, "release", None, None, None)
             return
+        sending = time.monotonic()
         result: SendResult = await connection.send(composed.mail_from, composed.rcpt, composed.data)
+        SEND_SECONDS.observe(time.monotonic() - sending)
         await self._finish(job, result.outcome, result.response, result.error, composed.subject)
 
     async def _finish(self, job: Job, outcome: str, response: str | None, error: str | None,
@@ -516,6 +520,7 @@ class Worker:
         except Exception:  # noqa: BLE001 - logged by the recorder; the lease will expire
             status = None
         stats = self.stats
+        SEND_RESULTS.labels(outcome="lost_lease" if status is None else outcome).inc()
         if status is None:
             stats.lost_leases += 1
         elif outcome == "sent":
