@@ -348,11 +348,3 @@ def build_public_route_handlers() -> list:
 
 # What service/app.py registers: the token-authenticated tracking routes and the API-key intake.
 public_route_handlers: list = build_public_route_handlers()
-
-
-def ensure_registered(app: Any) -> None:
-    """Register the tracking and intake routes on an app that does not have them yet (the run
-    command and the tests use this until service/app.py lists them)."""
-    if "/api/track/open" not in {route.path for route in app.routes}:
-        for handler in build_public_route_handlers():
-            app.register(handler)

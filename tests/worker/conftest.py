@@ -6,7 +6,6 @@ restart without disturbing the others."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -40,12 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key"
 PUBLIC_URL = "https://mail.example.test"
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-@pytest.fixture(scope="session")
-def template_db(template_db):
-    gc.collect()  # service.migrate leaves yoyo's connection to the template open until collected
-    return template_db
 
 
 @pytest.fixture(autouse=True)
@@ -332,11 +325,8 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: flo
 
 def build_app(db_url: str):
     from service.app import create_app
-    from service.tracking.routes import ensure_registered
 
-    app = create_app(db_url)
-    ensure_registered(app)  # until service/app.py registers them itself
-    return app
+    return create_app(db_url)
 
 
 @contextmanager
@@ -391,7 +381,6 @@ def own_cluster() -> Iterator[OwnCluster]:
     try:
         url = cluster.url()
         migrate(url)
-        gc.collect()
         yield OwnCluster(cluster, url)
     finally:
         cluster.destroy()
