@@ -22,7 +22,8 @@ What it does:
   5. The same for a tenant whose provider reports deliveries (settings.delivery_events = 'provider':
      no `delivered` event at send time), to show what that event costs.
   6. The same with two worker processes at once.
-CPU time is reported per message for the worker process(es), PostgreSQL and the sink (from /proc),
+The worker and the bare loop run on the same event loop (uvloop when installed; `--loop asyncio` for
+asyncio's own). CPU time is reported per message for the worker process(es), PostgreSQL and the sink (from /proc),
 so where the time goes is visible. Goals: >= 1,500 msg/s for one process and >= 80% of the bare loop.
 """
 
@@ -47,6 +48,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from service import eventloop  # noqa: E402
 from service.migrate import migrate  # noqa: E402
 
 SECRET = "worker-bench-secret"
@@ -259,15 +261,16 @@ async def bare_loop(port: int, connections: int, count: int, data: bytes, use_se
 # -- the worker ------------------------------------------------------------------------------------------------
 
 
-def worker_env(url: str, port: int, connections: int, batch: int) -> dict[str, str]:
+def worker_env(url: str, port: int, connections: int, batch: int, loop: str = "auto") -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
+            "CAMPAIGNS_WORKER_EVENT_LOOP": loop,
             "CAMPAIGNS_SECRET_KEY": SECRET, "CAMPAIGNS_PUBLIC_URL": "https://mail.example.com",
             "CAMPAIGNS_WORKER_CONNECTIONS": str(connections), "CAMPAIGNS_WORKER_BATCH_SIZE": str(batch),
             "CAMPAIGNS_WORKER_LEASE_SECONDS": "600", "CAMPAIGNS_WORKER_POLL_SECONDS": "1"}
 
 
 def run_workers(url: str, port: int, processes: int, connections: int, batch: int, n: int,
-                postmaster: int | None, sink: subprocess.Popen, provider_mode: bool = False) -> dict:
+                postmaster: int | None, sink: subprocess.Popen, provider_mode: bool = False, loop: str = "auto") -> dict:
     requeue(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE campaigns.tenants SET settings = %s", ('{"delivery_events": "provider"}' if provider_mode else "{}",))
@@ -276,7 +279,7 @@ def run_workers(url: str, port: int, processes: int, connections: int, batch: in
     sink_before = tree_cpu(sink.pid)
     started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--once"], cwd=ROOT,
-                              env=worker_env(url, port, connections, batch), stdout=subprocess.PIPE,
+                              env=worker_env(url, port, connections, batch, loop), stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True) for _ in range(processes)]
     outputs = [p.communicate(timeout=3600)[0] for p in procs]
     wall = time.perf_counter() - started
@@ -302,7 +305,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--bare-messages", type=int, default=None, help="messages for the bare loop (default: --messages)")
+    parser.add_argument("--loop", choices=eventloop.CHOICES, default="auto",
+                        help="event loop of the worker and of the bare loop (auto: uvloop when installed)")
     args = parser.parse_args()
+    loop = eventloop.resolve(args.loop)
 
     sink_binary = find_smtp_sink()
     if not sink_binary:
@@ -310,10 +316,11 @@ def main() -> int:
               "`sudo apt-get install postfix` (it provides /usr/sbin/smtp-sink), then run again.")
         return 0
     say("machine", f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+    say("event loop (worker and bare loop)", loop)
     port = free_port()
     sink = start_sink(sink_binary, port)
     cluster = None
-    results: dict = {"messages": args.messages, "connections": args.connections, "batch": args.batch}
+    results: dict = {"messages": args.messages, "connections": args.connections, "batch": args.batch, "loop": loop}
     try:
         url, cluster, postmaster = database()
         ids = seed(url, args.messages)
@@ -325,7 +332,7 @@ def main() -> int:
         for variant, use_sendmail in (("bare", False), ("bare_sendmail", True)):
             cpu_before = time.process_time()
             sink_before = tree_cpu(sink.pid)
-            seconds = asyncio.run(bare_loop(port, args.connections, bare_n, data, use_sendmail))
+            seconds = eventloop.run(bare_loop(port, args.connections, bare_n, data, use_sendmail), loop)
             results[variant] = {"rate": bare_n / seconds, "cpu_us": (time.process_time() - cpu_before) / bare_n * 1e6,
                                 "sink_cpu_us": (tree_cpu(sink.pid) - sink_before) / bare_n * 1e6}
         say(f"floor: bare aiosmtplib loop, {args.connections} connections (MAIL/RCPT/DATA)",
@@ -333,7 +340,7 @@ def main() -> int:
         say("       the same with SMTP.sendmail()",
             f"{results['bare_sendmail']['rate']:,.0f} msg/s  ({results['bare_sendmail']['cpu_us']:.0f} µs CPU/msg)")
 
-        one = results["one_process"] = run_workers(url, port, 1, args.connections, args.batch, args.messages, postmaster, sink)
+        one = results["one_process"] = run_workers(url, port, 1, args.connections, args.batch, args.messages, postmaster, sink, loop=loop)
         say(f"worker, 1 process, {args.connections} connections, batch {args.batch}",
             f"{one['rate']:,.0f} msg/s  (wall incl. start-up {one['wall_rate']:,.0f} msg/s)")
         say("       CPU per message: worker / PostgreSQL / smtp-sink",
@@ -343,13 +350,13 @@ def main() -> int:
         say("worker / floor", f"{ratio:.0%}")
 
         prov = results["one_process_provider_deliveries"] = run_workers(
-            url, port, 1, args.connections, args.batch, args.messages, postmaster, sink, provider_mode=True)
+            url, port, 1, args.connections, args.batch, args.messages, postmaster, sink, provider_mode=True, loop=loop)
         say("worker, 1 process, deliveries reported by a provider instead",
             f"{prov['rate']:,.0f} msg/s  (no `delivered` event recorded at send time)")
         say("       CPU per message: worker / PostgreSQL / smtp-sink",
             f"{prov['worker_cpu_us']:.0f} / {prov['pg_cpu_us'] or 0:.0f} / {prov['sink_cpu_us']:.0f} µs")
 
-        two = results["two_processes"] = run_workers(url, port, 2, args.connections, args.batch, args.messages, postmaster, sink)
+        two = results["two_processes"] = run_workers(url, port, 2, args.connections, args.batch, args.messages, postmaster, sink, loop=loop)
         say(f"worker, 2 processes, {args.connections} connections each",
             f"{two['rate']:,.0f} msg/s  (wall incl. start-up {two['wall_rate']:,.0f} msg/s)")
         say("       CPU per message: workers / PostgreSQL / smtp-sink",

@@ -72,8 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import asyncio
     import signal
+
+    from service import eventloop
 
     # A SIGTERM that arrives while the worker is still starting stops it cleanly too.
     early: list[int] = []
@@ -84,10 +85,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     try:
         options = WorkerOptions.from_settings()
-    except RuntimeError as exc:
+        loop = eventloop.resolve(get_settings().worker_event_loop)
+    except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stats = asyncio.run(run_worker(resolve_database_url(), options, once=args.once, stop_now=bool(early)))
+    stats = eventloop.run(run_worker(resolve_database_url(), options, once=args.once, stop_now=bool(early)), loop)
     if args.once:
         print(stats.summary())
     return 0

@@ -51,6 +51,8 @@ class Settings:
     # The longest retry delay.
     worker_retry_max_seconds: float = 3600.0
     worker_shutdown_seconds: float = 30.0
+    # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.
+    worker_event_loop: str = "auto"
     # Run the outbox worker inside the API process (service.worker.lifespan.worker_lifespan).
     worker_in_api: bool = False
     # Where `campaignctl smtp-catcher` keeps what it receives.
@@ -87,6 +89,7 @@ def get_settings() -> Settings:
         worker_retry_base_seconds=float(env.get("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS") or "60"),
         worker_retry_max_seconds=float(env.get("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS") or "3600"),
         worker_shutdown_seconds=float(env.get("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS") or "30"),
+        worker_event_loop=(env.get("CAMPAIGNS_WORKER_EVENT_LOOP") or "auto").strip().lower(),
         worker_in_api=_bool(env.get("CAMPAIGNS_WORKER_IN_API")),
         maildir=env.get("CAMPAIGNS_MAILDIR") or ".local/mail",
     )

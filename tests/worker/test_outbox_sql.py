@@ -342,6 +342,61 @@ def test_batch_recording_matches_single_recording(conn):
     assert e.value.sqlstate == "QC422"
 
 
+RECORD_MANY = "SELECT message_id, status FROM campaigns.record_send_results(%s, %s::uuid[], %s::text[])"
+
+
+def test_batch_sent_records_one_delivered_event_and_counts_per_tenant_setting(conn):
+    smtp_box = make_outbox(conn, 3)
+    provider = make_tenant(conn)
+    conn.execute("UPDATE campaigns.tenants SET settings = '{\"delivery_events\": \"provider\"}' WHERE id = %s",
+                 (provider["tenant_id"],))
+    provider_box = make_outbox(conn, 2, tenant=provider)
+    ids = [r["message_id"] for r in claim(conn)]
+    assert len(ids) == 5
+    out = conn.execute(RECORD_MANY, ("w1", ids, ["sent"] * 5)).fetchall()
+    assert sorted(s for _, s in out) == ["sent"] * 5
+    rows = conn.execute(
+        "SELECT campaign_id, count(*) FILTER (WHERE delivered_at = sent_at), count(*) FILTER (WHERE delivered_at IS NULL) "
+        "FROM campaigns.email_messages WHERE id = ANY (%s) GROUP BY 1", (ids,)).fetchall()
+    assert dict((c, (d, n)) for c, d, n in rows) == {smtp_box.campaign_id: (3, 0), provider_box.campaign_id: (0, 2)}
+    assert conn.execute(
+        "SELECT campaign_id, count(*) FROM campaigns.email_events WHERE message_id = ANY (%s) AND event_type = 'delivered' "
+        "AND provider_event_id = 'smtp-accepted' GROUP BY 1", (ids,)).fetchall() == [(smtp_box.campaign_id, 3)]
+    counters = {i: (sent, delivered) for i, sent, delivered in conn.execute(
+        "SELECT id, emails_sent, emails_delivered FROM campaigns.campaign_steps WHERE id IN (%s, %s)",
+        (smtp_box.step_id, provider_box.step_id))}
+    assert counters == {smtp_box.step_id: (3, 3), provider_box.step_id: (2, 0)}
+
+
+def test_batch_resend_after_a_lost_lease_counts_delivery_once(conn):
+    box = make_outbox(conn, 1)
+    first = claim(conn, worker="w1")[0]["message_id"]
+    assert conn.execute(RECORD_MANY, ("w1", [first], ["sent"])).fetchall() == [(first, "sent")]
+    delivered_at = message(conn, first)["delivered_at"]
+    # The same message leased again (a worker died after SMTP accepted it) and accepted again.
+    conn.execute("UPDATE campaigns.email_messages SET status = 'sending', locked_by = 'w2', "
+                 "lease_expires_at = now() + interval '5 minutes' WHERE id = %s", (first,))
+    assert conn.execute(RECORD_MANY, ("w2", [first], ["sent"])).fetchall() == [(first, "sent")]
+    assert events(conn, first) == ["delivered"]
+    assert message(conn, first)["delivered_at"] == delivered_at
+    assert conn.execute("SELECT emails_sent, emails_delivered FROM campaigns.campaign_steps WHERE id = %s",
+                        (box.step_id,)).fetchone() == (2, 1)
+    # A lease the worker no longer holds changes nothing.
+    assert conn.execute(RECORD_MANY, ("w1", [first], ["sent"])).fetchall() == [(first, None)]
+
+
+def test_batch_delivery_ends_a_run_of_soft_bounces(conn):
+    box = make_outbox(conn, 2)
+    conn.execute("UPDATE campaigns.contacts SET consecutive_soft_bounces = 2 WHERE id IN "
+                 "(SELECT contact_id FROM campaigns.email_messages WHERE campaign_id = %s)", (box.campaign_id,))
+    ids = [r["message_id"] for r in claim(conn)]
+    conn.execute(RECORD_MANY, ("w1", ids[:1], ["sent"]))
+    assert conn.execute(
+        "SELECT m.id = %s, c.consecutive_soft_bounces FROM campaigns.email_messages m "
+        "JOIN campaigns.contacts c ON c.id = m.contact_id WHERE m.id = ANY (%s) ORDER BY 1",
+        (ids[0], ids)).fetchall() == [(False, 2), (True, 0)]
+
+
 # -- reply lookup, dead letters under RLS, notifications ----------------------------------------------
 
 
