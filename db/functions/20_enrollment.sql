@@ -77,6 +77,48 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION campaigns._enroll_segment(
+    p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamptz, p_skip_enrolled boolean)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+SET jit = off
+AS $$
+DECLARE
+    v_enrolled integer;
+BEGIN
+    -- The segment's mailable contacts, minus suppressed ones, at the entry step; with
+    -- p_skip_enrolled, contacts already enrolled are skipped (ON CONFLICT), else they raise
+    -- unique_violation. Dynamic only for that clause; the values are parameters.
+    EXECUTE format($sql$
+        INSERT INTO campaigns.campaign_contacts
+            (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
+        SELECT ($1).tenant_id, ($1).id, c.id, 'enrolled', $2, $3,
+               CASE WHEN ($1).send_strategy = 'immediate'
+                         AND (($1).window_missed_action = 'send_anyway'
+                              OR (($1).sending_days IS NULL AND ($1).sending_window_start IS NULL))
+                    THEN $3
+                    ELSE campaigns._first_due_at($1, c.id, coalesce(c.timezone, ($1).timezone), $3)
+               END
+        FROM campaigns.segment_contacts sc
+        JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
+        WHERE sc.tenant_id = ($1).tenant_id
+          AND sc.segment_id = ($1).segment_id
+          AND c.status = 'active'
+          AND NOT EXISTS (SELECT FROM campaigns.suppressions s
+                          WHERE s.tenant_id = c.tenant_id AND lower(s.email) = lower(c.email)
+                            AND (s.expires_at IS NULL OR s.expires_at > $3))
+          AND NOT EXISTS (SELECT FROM campaigns.global_suppressions g
+                          WHERE lower(g.email) = lower(c.email)
+                            AND (g.expires_at IS NULL OR g.expires_at > $3))
+        %s$sql$,
+        CASE WHEN p_skip_enrolled THEN 'ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING' ELSE '' END)
+    USING p_campaign, p_entry_step, p_as_of;
+    GET DIAGNOSTICS v_enrolled = ROW_COUNT;
+    RETURN v_enrolled;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -117,29 +159,20 @@ BEGIN
     FROM campaigns.segments g
     WHERE g.tenant_id = v_campaign.tenant_id AND g.id = v_campaign.segment_id AND g.segment_type = 'dynamic';
 
-    -- Set-based enrollment: the segment's mailable contacts, minus suppressed and already enrolled.
-    INSERT INTO campaigns.campaign_contacts
-        (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
-    SELECT v_campaign.tenant_id, p_campaign_id, c.id, 'enrolled', v_entry_step, p_as_of,
-           CASE WHEN v_campaign.send_strategy = 'immediate'
-                     AND (v_campaign.window_missed_action = 'send_anyway'
-                          OR (v_campaign.sending_days IS NULL AND v_campaign.sending_window_start IS NULL))
-                THEN p_as_of
-                ELSE campaigns._first_due_at(v_campaign, c.id, coalesce(c.timezone, v_campaign.timezone), p_as_of)
-           END
-    FROM campaigns.segment_contacts sc
-    JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
-    WHERE sc.tenant_id = v_campaign.tenant_id
-      AND sc.segment_id = v_campaign.segment_id
-      AND c.status = 'active'
-      AND NOT EXISTS (SELECT FROM campaigns.suppressions s
-                      WHERE s.tenant_id = c.tenant_id AND lower(s.email) = lower(c.email)
-                        AND (s.expires_at IS NULL OR s.expires_at > p_as_of))
-      AND NOT EXISTS (SELECT FROM campaigns.global_suppressions g
-                      WHERE lower(g.email) = lower(c.email)
-                        AND (g.expires_at IS NULL OR g.expires_at > p_as_of))
-    ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING;
-    GET DIAGNOSTICS v_enrolled = ROW_COUNT;
+    -- Set-based enrollment. Nobody is enrolled yet in the usual launch, so the plain INSERT goes
+    -- first: the ON CONFLICT arbiter costs a probe of uq_campaign_contacts_contact per row (about
+    -- 15% of the statement, measured). A contact enrolled meanwhile (a move_to_campaign action into
+    -- this draft) raises unique_violation, and the idempotent form runs instead.
+    IF EXISTS (SELECT FROM campaigns.campaign_contacts cc
+               WHERE cc.tenant_id = v_campaign.tenant_id AND cc.campaign_id = p_campaign_id) THEN
+        v_enrolled := campaigns._enroll_segment(v_campaign, v_entry_step, p_as_of, true);
+    ELSE
+        BEGIN
+            v_enrolled := campaigns._enroll_segment(v_campaign, v_entry_step, p_as_of, false);
+        EXCEPTION WHEN unique_violation THEN
+            v_enrolled := campaigns._enroll_segment(v_campaign, v_entry_step, p_as_of, true);
+        END;
+    END IF;
 
     -- Every refusal below raises, which rolls the enrollment back: launch is all or nothing.
     IF v_enrolled = 0 THEN

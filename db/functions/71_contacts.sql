@@ -116,7 +116,7 @@ BEGIN
           ORDER BY lower(ct.email)
           FOR UPDATE OF ct) ct
     WHERE w.rn = 1 AND w.email_key = ct.email_key;
-    UPDATE pg_temp._contact_rows SET new_id = coalesce(existing_id, gen_random_uuid()) WHERE rn = 1;
+    UPDATE pg_temp._contact_rows SET new_id = coalesce(existing_id, campaigns.uuid_v7()) WHERE rn = 1;
 
     -- A key present in the row overwrites (null clears); an absent key keeps the stored value.
     -- custom_fields are merged key by key; tags are replaced.

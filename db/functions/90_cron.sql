@@ -1,5 +1,5 @@
--- The pg_cron schedule: which engine function runs when. Each job's command is one function call;
--- installing is idempotent (cron.schedule replaces a job of the same name).
+-- The pg_cron schedule: which engine function runs when. Each job's command is one function or
+-- procedure call; installing is idempotent (cron.schedule replaces a job of the same name).
 
 CREATE OR REPLACE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL)
 RETURNS void
@@ -18,7 +18,8 @@ BEGIN
     SELECT coalesce(p_step_schedule, (SELECT schedule FROM cron.job WHERE jobname = 'campaigns.process_due_steps'), '*/5 * * * *')
       INTO v_step_schedule;
     v_jobs := ARRAY[
-        ARRAY['campaigns.process_due_steps',           v_step_schedule, 'SELECT campaigns.process_due_steps()'],
+        -- Drains what is due batch by batch (35_processing.sql), not one batch per tick.
+        ARRAY['campaigns.process_due_steps',           v_step_schedule, 'CALL campaigns.drain_due_steps()'],
         ARRAY['campaigns.launch_scheduled_campaigns',  '* * * * *',     'SELECT campaigns.launch_scheduled_campaigns()'],
         ARRAY['campaigns.complete_finished_campaigns', '0 * * * *',     'SELECT campaigns.complete_finished_campaigns()'],
         ARRAY['campaigns.rollup_analytics',            '0 2 * * *',     'SELECT campaigns.rollup_analytics(NULL, 7)'],
@@ -37,7 +38,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.schedule_jobs(text) IS
-    'Installs the engine''s pg_cron jobs idempotently: process_due_steps (every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+    'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
 
 CREATE OR REPLACE FUNCTION campaigns.cron_jobs_missing(p_jobs text[])
 RETURNS text[]

@@ -3,6 +3,8 @@
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA campaigns FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA campaigns TO campaigns_app, campaigns_worker;
+REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA campaigns FROM PUBLIC;
+GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA campaigns TO campaigns_app, campaigns_worker;
 -- Not tenant-checked (the DBA's tools): the API mints keys through create_user_api_key instead.
 REVOKE EXECUTE ON FUNCTION campaigns.create_tenant(text, text), campaigns.create_api_key(uuid, text)
     FROM campaigns_app, campaigns_worker;

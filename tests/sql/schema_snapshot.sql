@@ -55,8 +55,15 @@ CREATE FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns.uuid_v7() RETURNS uuid
+    LANGUAGE sql PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.uuid_v7() IS 'A new UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then random bits. The default id of the high-volume tables (contacts, segment members, enrollments, outbox messages, events, A/B assignments): time-ordered ids keep bulk inserts at the right edge of their indexes.';
+
 CREATE TABLE campaigns.contacts (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     email text NOT NULL,
     first_name text,
@@ -139,11 +146,6 @@ CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zon
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'campaigns'
-    AS <body>;
-
 CREATE TABLE campaigns.campaigns (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
@@ -198,6 +200,17 @@ CREATE TABLE campaigns.campaigns (
     CONSTRAINT ck_campaigns_type CHECK ((campaign_type = ANY (ARRAY['broadcast'::text, 'drip'::text, 'triggered'::text, 'ab_test'::text]))),
     CONSTRAINT ck_campaigns_window_missed_action CHECK ((window_missed_action = ANY (ARRAY['wait'::text, 'send_anyway'::text])))
 );
+
+CREATE FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+CREATE FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
 
 CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
@@ -649,6 +662,12 @@ CREATE FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) RETURN
 
 COMMENT ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) IS 'Deletes a step, splicing it out of the sequence (steps that led to it lead to its successor). Not on a completed campaign (QC205); on an active or paused one not while contacts stand on it or once mail was sent from it (QC206). QC404 when the step is not in the campaign.';
 
+CREATE PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint DEFAULT NULL::bigint, IN p_batch_size integer DEFAULT 5000, IN p_max_seconds double precision DEFAULT 240, IN p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone)
+    LANGUAGE plpgsql
+    AS <body>;
+
+COMMENT ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) IS 'Runs process_due_steps in batches of p_batch_size, committing after each, until a batch comes back short (nothing more due) or p_max_seconds have passed; p_processed returns the number of enrollments processed. Each batch runs as of now() of its own transaction unless p_as_of is given. What the pg_cron job campaigns.process_due_steps calls (CALL campaigns.drain_due_steps()); safe beside other runs and process_due_steps by hand (each batch claims with SKIP LOCKED). Must be called outside an explicit transaction block (it commits).';
+
 CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(metric text, labels jsonb, value double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -673,7 +692,7 @@ CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEF
 COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
 
 CREATE TABLE campaigns.campaign_contacts (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     campaign_id uuid NOT NULL,
     contact_id uuid NOT NULL,
@@ -814,6 +833,7 @@ COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker tex
 CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS TABLE(message_id uuid, status text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
@@ -911,6 +931,8 @@ CREATE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL::date, p_days
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET work_mem TO '256MB'
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) IS 'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
@@ -941,7 +963,7 @@ CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text)
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
 
 CREATE FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql
@@ -1001,7 +1023,7 @@ CREATE FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid DEFAULT
 COMMENT ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) IS 'Upserts a JSON array of contact objects by email (case-insensitive) for p_tenant_id (default: the API transaction''s tenant), set-based, and returns one outcome per row: created, updated or rejected with error_code (NOT_AN_OBJECT, UNKNOWN_FIELD, INVALID_EMAIL, INVALID_TYPE, INVALID_TIMEZONE, DUPLICATE_IN_BATCH, CONCURRENT_UPDATE) and error_field. Valid rows are saved whatever the others hold. A present key overwrites (null clears), an absent key keeps the stored value, custom_fields merge, tags are replaced; status is never imported (no re-subscription).';
 
 CREATE TABLE campaigns.ab_test_assignments (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     ab_test_id uuid NOT NULL,
     variant_id uuid NOT NULL,
@@ -1265,7 +1287,7 @@ CREATE TABLE campaigns.campaign_alerts (
 );
 
 CREATE TABLE campaigns.email_messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     campaign_id uuid NOT NULL,
     step_id uuid NOT NULL,
@@ -1338,7 +1360,7 @@ CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
 COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
 
 CREATE TABLE campaigns.email_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     message_id uuid NOT NULL,
     campaign_id uuid NOT NULL,
@@ -1365,7 +1387,7 @@ CREATE TABLE campaigns.global_suppressions (
 );
 
 CREATE TABLE campaigns.segment_contacts (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
     segment_id uuid NOT NULL,
     contact_id uuid NOT NULL,
@@ -2016,6 +2038,10 @@ REVOKE ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path tex
 GRANT ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._compile_segment_group(p_node jsonb, p_path text[], p_depth integer, p_root boolean) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.uuid_v7() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.uuid_v7() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.uuid_v7() TO campaigns_worker;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.contacts TO campaigns_app;
 
 REVOKE ALL ON FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts) FROM PUBLIC;
@@ -2041,11 +2067,15 @@ REVOKE ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with t
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaigns TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaigns TO campaigns_app;
 
 REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2290,6 +2320,10 @@ GRANT ALL ON FUNCTION campaigns.delete_campaign(p_campaign_id uuid) TO campaigns
 REVOKE ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;

@@ -7,13 +7,15 @@ back (try/finally) and leaves no extra job behind.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 EXPECTED = {
-    "campaigns.process_due_steps": ("*/5 * * * *", "process_due_steps"),
+    # Drains what is due batch by batch (CALL: a procedure, so it can commit between batches).
+    "campaigns.process_due_steps": ("*/5 * * * *", "drain_due_steps"),
     "campaigns.launch_scheduled_campaigns": ("* * * * *", "launch_scheduled_campaigns"),
     "campaigns.complete_finished_campaigns": ("0 * * * *", "complete_finished_campaigns"),
     "campaigns.rollup_analytics": ("0 2 * * *", "rollup_analytics"),
@@ -59,8 +61,8 @@ def test_exactly_the_engine_jobs_each_one_function_call(cron):
     dbname = cron.info.dbname
     for jobname, _, command, database, active in rows:
         function = EXPECTED[jobname][1]
-        # One statement calling one engine function, nothing else.
-        assert re.fullmatch(rf"SELECT campaigns\.{function}\([^;()]*\)", command.strip()), command
+        # One statement calling one engine function or procedure, nothing else.
+        assert re.fullmatch(rf"(SELECT|CALL) campaigns\.{function}\([^;()]*\)", command.strip()), command
         assert (database, active) == (dbname, True)
 
 
@@ -96,6 +98,33 @@ def test_obsolete_engine_job_is_removed_and_others_kept(cron):
     cron.execute("SELECT campaigns.schedule_jobs()")
     names = {r[0] for r in cron.execute("SELECT jobname FROM cron.job")}
     assert names == set(EXPECTED) | {"dba.vacuum_report"}  # a DBA's own job is not ours to remove
+
+
+def test_pg_cron_runs_the_drain_procedure(cron):
+    """The job's CALL commits between batches, which only works as a statement of its own: run it
+    through pg_cron itself (a temporary job, next minute) and see it succeed and queue the mail."""
+    from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
+
+    tid = make_tenant(cron)["tenant_id"]
+    segment = make_segment(cron, tid, [make_contact(cron, tid) for _ in range(3)])
+    campaign = make_campaign(cron, tid, segment_id=segment)
+    make_step(cron, tid, campaign)
+    cron.execute("SELECT campaigns.launch_campaign(%s)", (campaign,))
+    job = cron.execute("SELECT cron.schedule('test.drain_under_pg_cron', '* * * * *', "
+                       "'CALL campaigns.drain_due_steps()')").fetchone()[0]
+    try:
+        deadline = time.monotonic() + 75
+        status = None
+        while time.monotonic() < deadline and status not in ("succeeded", "failed"):
+            time.sleep(1)
+            row = cron.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
+                               "ORDER BY runid DESC LIMIT 1", (job,)).fetchone()
+            status = row[0] if row else None
+        assert status == "succeeded", row
+    finally:
+        cron.execute("SELECT cron.unschedule(%s)", (job,))
+    queued = cron.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s", (campaign,)).fetchone()[0]
+    assert queued == 3
 
 
 def test_without_pg_cron_is_qc409(conn):

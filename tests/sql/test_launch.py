@@ -461,26 +461,31 @@ def _wait_until_blocked(conn, pid, timeout=10.0):
     raise AssertionError("the second launch never waited on the first one's lock")
 
 
+def _launch_blocked_until(conn, launcher, campaign, release) -> int | str:
+    """Launch on `launcher` in a thread, wait until it blocks on a lock, call release() (a commit
+    elsewhere), and return what the launch returned: its count or its SQLSTATE."""
+    results: dict[str, int | str] = {}
+
+    def run():
+        try:
+            results["launch"] = launch(launcher, campaign)
+        except psycopg.Error as e:
+            results["launch"] = e.sqlstate
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    _wait_until_blocked(conn, launcher.info.backend_pid)
+    release()
+    thread.join(10)
+    assert not thread.is_alive()
+    return results["launch"]
+
+
 def test_concurrent_launch_waits_then_fails(db_url, conn, world):
     campaign = world["campaign"]
-    results: dict[str, object] = {}
     with psycopg.connect(db_url) as a, psycopg.connect(db_url, autocommit=True) as b:
         assert launch(a, campaign) == N  # conn A holds its transaction open
-        b_pid = b.info.backend_pid
-
-        def second():
-            try:
-                results["b"] = launch(b, campaign)
-            except psycopg.Error as e:
-                results["b"] = e.sqlstate
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        _wait_until_blocked(conn, b_pid)
-        a.commit()
-        thread.join(10)
-        assert not thread.is_alive()
-    assert results["b"] == "QC409"
+        assert _launch_blocked_until(conn, b, campaign, a.commit) == "QC409"
     assert len(enrollments(conn, campaign)) == N
     assert campaign_row(conn, campaign)["total_contacts"] == N
 
@@ -506,6 +511,19 @@ def test_concurrent_launches_yield_one_success(db_url, conn, world):
     assert sorted(outcomes, key=str) == sorted([N] + ["QC409"] * (workers - 1), key=str)
     assert len(enrollments(conn, campaign)) == N
     assert campaign_row(conn, campaign)["total_contacts"] == N
+
+
+def test_contact_enrolled_by_a_concurrent_transaction_is_skipped_not_an_error(db_url, conn, world):
+    """Launch tries the plain INSERT first (nobody is enrolled yet); an enrollment committed meanwhile
+    (a move_to_campaign action into this draft) makes it fall back to the idempotent form."""
+    tid, campaign = world["tenant_id"], world["campaign"]
+    with psycopg.connect(db_url) as mover, psycopg.connect(db_url, autocommit=True) as launcher:
+        make_enrollment(mover, tid, campaign, world["contacts"][0], current_step_id=world["first"])  # uncommitted
+        # The launch blocks on the uncommitted row's unique key until the mover commits.
+        assert _launch_blocked_until(conn, launcher, campaign, mover.commit) == N - 1
+    rows = enrollments(conn, campaign)
+    assert sorted(r["contact_id"] for r in rows) == sorted(world["contacts"])
+    assert campaign_row(conn, campaign)["status"] == "active"
 
 
 # -- tenancy --------------------------------------------------------------------------------------
