@@ -29,17 +29,8 @@ BEGIN
         WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = v_campaign.id ORDER BY s.step_order LIMIT 1;
         CONTINUE WHEN v_entry IS NULL;
 
-        INSERT INTO campaigns.campaign_contacts
-            (tenant_id, campaign_id, contact_id, status, current_step_id, enrolled_at, next_email_scheduled_at)
-        SELECT v_campaign.tenant_id, v_campaign.id, c.id, 'enrolled', v_entry, p_as_of,
-               campaigns._first_due_at(v_campaign, c.id, coalesce(c.timezone, v_campaign.timezone), p_as_of)
-        FROM campaigns.segment_contacts sc
-        JOIN campaigns.contacts c ON c.tenant_id = sc.tenant_id AND c.id = sc.contact_id
-        WHERE sc.tenant_id = v_campaign.tenant_id AND sc.segment_id = v_campaign.segment_id
-          AND c.status = 'active'
-          AND NOT campaigns._is_suppressed(c.tenant_id, c.email, p_as_of)
-        ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING;
-        GET DIAGNOSTICS v_enrolled = ROW_COUNT;
+        -- The segment's eligible members not enrolled yet, exactly as launch enrolls them.
+        v_enrolled := campaigns._enroll_segment(v_campaign, v_entry, p_as_of, true);
 
         WITH gone AS (
             UPDATE campaigns.campaign_contacts cc
