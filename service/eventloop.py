@@ -1,6 +1,6 @@
 """The event loop the worker runs on: uvloop where it is installed, else asyncio's own.
 
-uvloop's transports cost about a third less CPU per SMTP command than asyncio's selector loop
+uvloop's transports cost about a quarter less CPU per SMTP command than asyncio's selector loop
 (bench/worker_bench.py measures both), which matters at thousands of messages a second in one
 process. It is a dependency on Linux and macOS; CAMPAIGNS_WORKER_EVENT_LOOP=asyncio opts out.
 """
