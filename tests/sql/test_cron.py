@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
 
 EXPECTED = {
     # Drains what is due batch by batch (CALL: a procedure, so it can commit between batches).
@@ -103,8 +104,6 @@ def test_obsolete_engine_job_is_removed_and_others_kept(cron):
 def test_pg_cron_runs_the_drain_procedure(cron):
     """The job's CALL commits between batches, which only works as a statement of its own: run it
     through pg_cron itself (a temporary job, next minute) and see it succeed and queue the mail."""
-    from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
-
     tid = make_tenant(cron)["tenant_id"]
     segment = make_segment(cron, tid, [make_contact(cron, tid) for _ in range(3)])
     campaign = make_campaign(cron, tid, segment_id=segment)
