@@ -20,6 +20,7 @@ REQUIRED_JOBS = (
     "campaigns.purge_cron_history",
     "campaigns.evaluate_ab_tests",
     "campaigns.expire_approvals",
+    "campaigns.defer_over_quota_mail",
 )
 
 

@@ -486,6 +486,11 @@ DECLARE
     v_new_id uuid := gen_random_uuid();
     -- The caller (set by the API per request); a DBA's clone keeps the original's creator.
     v_caller uuid := NULLIF(current_setting('campaigns.user_id', true), '')::uuid;
+    -- Old and new ids of the steps and A/B tests (element i of one pairs with element i of the other).
+    v_old_steps uuid[];
+    v_new_steps uuid[];
+    v_old_tests uuid[];
+    v_new_tests uuid[];
 BEGIN
     SELECT * INTO v_source FROM campaigns.campaigns WHERE id = p_campaign_id;
     IF NOT FOUND THEN
@@ -504,10 +509,11 @@ BEGIN
     FROM campaigns.campaigns WHERE id = p_campaign_id;
 
     -- New ids first, so every target (next, true, false, scope) maps to the copy, never the original.
+    SELECT array_agg(s.id), array_agg(gen_random_uuid()) INTO v_old_steps, v_new_steps
+    FROM campaigns.campaign_steps s
+    WHERE s.tenant_id = v_source.tenant_id AND s.campaign_id = p_campaign_id;
     WITH map AS (
-        SELECT s.id AS old_id, gen_random_uuid() AS new_id
-        FROM campaigns.campaign_steps s
-        WHERE s.tenant_id = v_source.tenant_id AND s.campaign_id = p_campaign_id
+        SELECT * FROM unnest(v_old_steps, v_new_steps) AS m(old_id, new_id)
     )
     INSERT INTO campaigns.campaign_steps (
         id, tenant_id, campaign_id, step_order, step_name, step_type, template_id, subject_line, email_content,
@@ -521,8 +527,29 @@ BEGIN
         s.action_type, s.action_config,
         (SELECT new_id FROM map WHERE old_id = s.next_step_id)
     FROM campaigns.campaign_steps s JOIN map m ON m.old_id = s.id;
+
+    -- A/B tests come along as drafts (settings and variants; no sample, decision or winner), on the
+    -- copies of their steps.
+    SELECT array_agg(t.id), array_agg(gen_random_uuid()) INTO v_old_tests, v_new_tests
+    FROM campaigns.ab_tests t
+    WHERE t.tenant_id = v_source.tenant_id AND t.campaign_id = p_campaign_id;
+    INSERT INTO campaigns.ab_tests (
+        id, tenant_id, campaign_id, step_id, test_name, sample_percent, duration_hours, win_metric,
+        confidence_threshold, minimum_sample_size, if_no_winner)
+    SELECT tm.new_id, t.tenant_id, v_new_id, sm.new_id, t.test_name, t.sample_percent, t.duration_hours,
+        t.win_metric, t.confidence_threshold, t.minimum_sample_size, t.if_no_winner
+    FROM campaigns.ab_tests t
+    JOIN unnest(v_old_tests, v_new_tests) AS tm(old_id, new_id) ON tm.old_id = t.id
+    JOIN unnest(v_old_steps, v_new_steps) AS sm(old_id, new_id) ON sm.old_id = t.step_id;
+    INSERT INTO campaigns.ab_test_variants (
+        tenant_id, ab_test_id, variant_name, is_control, subject_line, email_content, sender_name, sender_email)
+    SELECT v.tenant_id, tm.new_id, v.variant_name, v.is_control, v.subject_line, v.email_content, v.sender_name,
+        v.sender_email
+    FROM campaigns.ab_test_variants v
+    JOIN unnest(v_old_tests, v_new_tests) AS tm(old_id, new_id) ON tm.old_id = v.ab_test_id
+    WHERE v.tenant_id = v_source.tenant_id;
     RETURN v_new_id;
 END
 $$;
 COMMENT ON FUNCTION campaigns.clone_campaign(uuid) IS
-    'Copies a campaign as a draft named "<name> (Copy)" with its steps under new ids (branch, next and scope targets remapped to the copies), counters zeroed; no enrollments, analytics or approvals. created_by is the caller (campaigns.user_id setting) or the original''s creator. Returns the new id.';
+    'Copies a campaign as a draft named "<name> (Copy)" with its steps under new ids (branch, next and scope targets remapped to the copies), counters zeroed, and its A/B tests as drafts with their variants (settings kept; no sample, decision or winner); no enrollments, analytics or approvals. created_by is the caller (campaigns.user_id setting) or the original''s creator. Returns the new id.';

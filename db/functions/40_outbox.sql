@@ -36,12 +36,32 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, campaigns
 AS $$
+DECLARE
+    v_full        uuid[];
+    v_room_tenant uuid[];
+    v_room        bigint[];
 BEGIN
     IF p_worker IS NULL OR length(btrim(p_worker)) = 0 OR p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000
        OR p_lease IS NULL OR p_lease <= interval '0' OR p_as_of IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'invalid claim arguments',
             DETAIL = format('worker=%s limit=%s lease=%s', p_worker, p_limit, p_lease),
             HINT = 'A worker name, a limit between 1 and 10000 and a positive lease.';
+    END IF;
+    -- The monthly quota (39_send_quota.sql): a tenant with no room left gets none of its mail
+    -- claimed (`<> ALL` of an empty array costs nothing per row), one with some room at most that
+    -- much. While any tenant has a quota, claims take turns, so two cannot both spend the same room;
+    -- the room is counted after the lock, in a statement of its own (a fresh snapshot).
+    IF EXISTS (SELECT FROM campaigns.tenants t WHERE t.monthly_email_quota IS NOT NULL) THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('campaigns.send_quota', 0));
+        SELECT coalesce(array_agg(q.tenant_id) FILTER (WHERE q.remaining <= 0), '{}'),
+               coalesce(array_agg(q.tenant_id ORDER BY q.tenant_id) FILTER (WHERE q.remaining > 0), '{}'),
+               coalesce(array_agg(q.remaining ORDER BY q.tenant_id) FILTER (WHERE q.remaining > 0), '{}')
+          INTO v_full, v_room_tenant, v_room
+        FROM campaigns._quota_room(p_as_of) q;
+    ELSE
+        v_full := '{}';
+        v_room_tenant := '{}';
+        v_room := '{}';
     END IF;
 
     RETURN QUERY
@@ -59,9 +79,9 @@ BEGIN
     -- The lease/claim UPDATE itself costs ~60 µs a row (a status change is not HOT: every index of
     -- email_messages gets an entry).
     WITH stale AS (
-        SELECT m.id, 0 AS pass, m.lease_expires_at AS due
+        SELECT m.id, m.tenant_id, 0 AS pass, m.lease_expires_at AS due
         FROM campaigns.email_messages m
-        WHERE m.status = 'sending' AND m.lease_expires_at <= p_as_of
+        WHERE m.status = 'sending' AND m.lease_expires_at <= p_as_of AND m.tenant_id <> ALL (v_full)
           AND (SELECT c.status FROM campaigns.campaigns c
                WHERE c.tenant_id = m.tenant_id AND c.id = m.campaign_id) <> 'paused'
           AND (SELECT e.status FROM campaigns.campaign_contacts e
@@ -70,9 +90,9 @@ BEGIN
         LIMIT p_limit
         FOR UPDATE OF m SKIP LOCKED
     ), due AS (
-        SELECT m.id, 1 AS pass, m.next_attempt_at AS due
+        SELECT m.id, m.tenant_id, 1 AS pass, m.next_attempt_at AS due
         FROM campaigns.email_messages m
-        WHERE m.status = 'queued' AND m.next_attempt_at <= p_as_of
+        WHERE m.status = 'queued' AND m.next_attempt_at <= p_as_of AND m.tenant_id <> ALL (v_full)
           AND (SELECT c.status FROM campaigns.campaigns c
                WHERE c.tenant_id = m.tenant_id AND c.id = m.campaign_id) <> 'paused'
           AND (SELECT e.status FROM campaigns.campaign_contacts e
@@ -81,9 +101,14 @@ BEGIN
         LIMIT p_limit
         FOR UPDATE OF m SKIP LOCKED
     ), picked AS (
-        -- At most p_limit of the (at most 2·p_limit) locked rows; the others stay untouched and
-        -- their locks end with this short transaction.
-        SELECT x.id FROM (SELECT * FROM stale UNION ALL SELECT * FROM due) x
+        -- At most p_limit of the (at most 2·p_limit) locked rows, and no more of a tenant's than its
+        -- quota has room for; the others stay untouched and their locks end with this short transaction.
+        SELECT x.id
+        FROM (SELECT y.id, y.pass, y.due,
+                     coalesce(v_room[array_position(v_room_tenant, y.tenant_id)], p_limit) AS room,
+                     row_number() OVER (PARTITION BY y.tenant_id ORDER BY y.pass, y.due) AS nth
+              FROM (SELECT * FROM stale UNION ALL SELECT * FROM due) y) x
+        WHERE x.nth <= x.room
         ORDER BY x.pass, x.due
         LIMIT p_limit
     ), checked AS (
@@ -170,7 +195,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.claim_outbox_batch(text, integer, interval, timestamptz) IS
-    'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment is held (left queued). At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+    'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
 
 CREATE OR REPLACE FUNCTION campaigns.record_send_result(
     p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL, p_error text DEFAULT NULL,
@@ -214,6 +239,7 @@ BEGIN
         WHERE id = p_message_id;
         UPDATE campaigns.campaign_steps SET emails_sent = emails_sent + 1
         WHERE tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
+        PERFORM campaigns._add_send_usage(v_msg.tenant_id, 1, p_as_of);
         -- Delivery: unless the tenant says a provider reports deliveries (settings.delivery_events =
         -- 'provider'), acceptance by the relay counts as delivered. A later provider 'delivered' for
         -- the same message is recorded but counted once (delivered_at and the step counter are
@@ -261,6 +287,7 @@ BEGIN
         WHERE id = p_message_id;
         UPDATE campaigns.campaign_steps SET emails_sent = emails_sent + 1
         WHERE tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
+        PERFORM campaigns._add_send_usage(v_msg.tenant_id, 1, p_as_of);
         PERFORM campaigns.record_email_event(p_message_id, 'bounce_hard', p_as_of,
             jsonb_build_object('source', 'smtp', 'provider_event_id', 'smtp-refused', 'smtp_response', left(v_response, 200)));
         RETURN 'failed';
@@ -285,7 +312,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval) IS
-    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
+    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
 
 CREATE OR REPLACE FUNCTION campaigns.record_send_results(
     p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL,
@@ -380,6 +407,11 @@ BEGIN
                      count(*) FILTER (WHERE u.id = ANY (v_first) AND u.id IN (SELECT d.message_id FROM delivered d)) AS delivered
               FROM updated u GROUP BY 1, 2) c
         WHERE s.tenant_id = c.tenant_id AND s.id = c.step_id
+    ), usage AS (
+        -- After the steps (locked above): the order record_send_result and defer_over_quota_mail keep.
+        INSERT INTO campaigns.tenant_send_usage AS su (tenant_id, month, sent)
+        SELECT u.tenant_id, campaigns._usage_month(p_as_of), count(*) FROM updated u GROUP BY u.tenant_id
+        ON CONFLICT (tenant_id, month) DO UPDATE SET sent = su.sent + EXCLUDED.sent, updated_at = now()
     )
     -- A delivery ends a run of soft bounces.
     UPDATE campaigns.contacts ct SET consecutive_soft_bounces = 0

@@ -111,3 +111,23 @@ END
 $$;
 COMMENT ON FUNCTION campaigns.revoke_api_key(uuid) IS
     'Revokes an API key of the current tenant (its owner or an admin; QC403 otherwise). Idempotent: revoking a revoked key keeps the first revocation time.';
+
+-- The sending allowance GET /api/usage shows (the counting is in 39_send_quota.sql).
+CREATE OR REPLACE FUNCTION campaigns.tenant_usage(
+    p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (tenant_id uuid, month date, sent bigint, monthly_email_quota integer, remaining bigint,
+               deferred_until timestamptz, max_send_rate_per_second numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+    -- Runs as the caller: through the API, Row Level Security shows only the caller's tenant.
+    SELECT t.id, campaigns._usage_month(p_as_of), coalesce(u.sent, 0), t.monthly_email_quota,
+           -- (greatest() would turn an unlimited NULL into 0)
+           CASE WHEN t.monthly_email_quota IS NOT NULL THEN greatest(t.monthly_email_quota - coalesce(u.sent, 0), 0) END,
+           u.deferred_until, t.max_send_rate_per_second
+    FROM campaigns.tenants t
+    LEFT JOIN campaigns.tenant_send_usage u ON u.tenant_id = t.id AND u.month = campaigns._usage_month(p_as_of)
+    WHERE t.id = p_tenant_id
+$$;
+COMMENT ON FUNCTION campaigns.tenant_usage(uuid, timestamptz) IS
+    'The tenant''s sending allowance for the UTC month of p_as_of: mail sent so far, monthly_email_quota and what remains of it (both NULL = unlimited), deferred_until while over-quota mail is held to next month, and max_send_rate_per_second. p_tenant_id defaults to the API transaction''s tenant; runs as the caller (RLS applies). No row for an unknown tenant.';

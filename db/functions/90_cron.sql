@@ -29,7 +29,9 @@ BEGIN
         ARRAY['campaigns.evaluate_ab_tests',           '*/15 * * * *',  'SELECT campaigns.evaluate_ab_tests()'],
         ARRAY['campaigns.purge_cron_history',          '45 3 * * *',    'SELECT campaigns.purge_cron_history()'],
         -- Approvals pending for 48 hours are rejected (74_approvals.sql).
-        ARRAY['campaigns.expire_approvals',            '30 * * * *',    'SELECT campaigns.expire_approvals()']
+        ARRAY['campaigns.expire_approvals',            '30 * * * *',    'SELECT campaigns.expire_approvals()'],
+        -- The monthly quota: an over-quota tenant's queued mail waits for next month (39_send_quota.sql).
+        ARRAY['campaigns.defer_over_quota_mail',       '* * * * *',     'SELECT campaigns.defer_over_quota_mail()']
     ];
     PERFORM cron.schedule(v_jobs[i][1], v_jobs[i][2], v_jobs[i][3]) FROM generate_subscripts(v_jobs, 1) AS i;
     -- Jobs of ours that are no longer in the list are removed.
@@ -38,7 +40,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.schedule_jobs(text) IS
-    'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+    'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, defer_over_quota_mail every minute, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
 
 CREATE OR REPLACE FUNCTION campaigns.cron_jobs_missing(p_jobs text[])
 RETURNS text[]

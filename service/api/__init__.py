@@ -18,12 +18,13 @@ from service.api.senders import SenderController
 from service.api.steps import StepController
 from service.api.suppressions import SuppressionController
 from service.api.templates import TemplateController
+from service.api.usage import UsageController
 from service.api.users import UserController
 
 CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
-    AbTestController, ReportLinkController,
+    AbTestController, ReportLinkController, UsageController,
 ]
 
 

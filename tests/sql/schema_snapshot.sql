@@ -5,6 +5,13 @@ CREATE FUNCTION campaigns._action_config_error(p_tenant_id uuid, p_campaign_id u
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._add_send_usage(p_tenant_id uuid, p_sent bigint, p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._add_send_usage(p_tenant_id uuid, p_sent bigint, p_as_of timestamp with time zone) IS 'Adds p_sent messages to the tenant''s count for the month of p_as_of (internal: called where a send is recorded).';
+
 CREATE FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
@@ -333,6 +340,13 @@ CREATE FUNCTION campaigns._notify_outbox_hold() RETURNS trigger
     SET search_path TO 'pg_catalog'
     AS <body>;
 
+CREATE FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) RETURNS TABLE(tenant_id uuid, remaining bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) IS 'For each tenant with a monthly_email_quota: how many more messages it may send in the month of p_as_of (quota - sent this month - mail leased to a worker now); 0 or less means its mail is held.';
+
 CREATE FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
@@ -404,6 +418,13 @@ CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
     AS <body>;
+
+CREATE FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS $$ SELECT date_trunc('month', p_as_of AT TIME ZONE 'UTC')::date $$;
+
+COMMENT ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) IS 'The month (its first day, UTC) that a send at p_as_of counts towards in tenant_send_usage.';
 
 CREATE FUNCTION campaigns._validate_ab_test() RETURNS trigger
     LANGUAGE plpgsql
@@ -543,14 +564,14 @@ CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFA
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment is held (left queued). At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
 
 CREATE FUNCTION campaigns.clone_campaign(p_campaign_id uuid) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) IS 'Copies a campaign as a draft named "<name> (Copy)" with its steps under new ids (branch, next and scope targets remapped to the copies), counters zeroed; no enrollments, analytics or approvals. created_by is the caller (campaigns.user_id setting) or the original''s creator. Returns the new id.';
+COMMENT ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) IS 'Copies a campaign as a draft named "<name> (Copy)" with its steps under new ids (branch, next and scope targets remapped to the copies), counters zeroed, and its A/B tests as drafts with their variants (settings kept; no sample, decision or winner); no enrollments, analytics or approvals. created_by is the caller (campaigns.user_id setting) or the original''s creator. Returns the new id.';
 
 CREATE FUNCTION campaigns.compile_segment_rules(p_rules jsonb) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -640,6 +661,13 @@ CREATE FUNCTION campaigns.current_user_id() RETURNS uuid
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.current_user_id() IS 'The user the current API key acts for (setting campaigns.user_id, set locally by the service); NULL outside an API transaction (a DBA).';
+
+CREATE FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) IS 'The monthly quota (req. 126): the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
 
 CREATE FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -828,7 +856,7 @@ CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
+COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
 
 CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS TABLE(message_id uuid, status text)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -963,7 +991,7 @@ CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text)
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, defer_over_quota_mail every minute, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
 
 CREATE FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql
@@ -978,6 +1006,13 @@ CREATE FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid 
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'The ids of p_tenant_id''s contacts (default: the API transaction''s tenant) matching the segment rules at p_as_of. QC501 for invalid rules.';
+
+CREATE FUNCTION campaigns.tenant_usage(p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(tenant_id uuid, month date, sent bigint, monthly_email_quota integer, remaining bigint, deferred_until timestamp with time zone, max_send_rate_per_second numeric)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.tenant_usage(p_tenant_id uuid, p_as_of timestamp with time zone) IS 'The tenant''s sending allowance for the UTC month of p_as_of: mail sent so far, monthly_email_quota and what remains of it (both NULL = unlimited), deferred_until while over-quota mail is held to next month, and max_send_rate_per_second. p_tenant_id defaults to the API transaction''s tenant; runs as the caller (RLS applies). No row for an unknown tenant.';
 
 CREATE FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -1452,6 +1487,17 @@ CREATE TABLE campaigns.templates (
     CONSTRAINT ck_templates_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255)))
 );
 
+CREATE TABLE campaigns.tenant_send_usage (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    month date NOT NULL,
+    sent bigint DEFAULT 0 NOT NULL,
+    deferred_until timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_tenant_send_usage_month CHECK ((month = (date_trunc('month'::text, (month)::timestamp with time zone))::date)),
+    CONSTRAINT ck_tenant_send_usage_sent CHECK ((sent >= 0))
+);
+
 CREATE TABLE campaigns.timezone_names (
     name text NOT NULL
 );
@@ -1530,6 +1576,9 @@ ALTER TABLE ONLY campaigns.suppressions
 
 ALTER TABLE ONLY campaigns.templates
     ADD CONSTRAINT pk_templates PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.tenant_send_usage
+    ADD CONSTRAINT pk_tenant_send_usage PRIMARY KEY (id);
 
 ALTER TABLE ONLY campaigns.tenants
     ADD CONSTRAINT pk_tenants PRIMARY KEY (id);
@@ -1614,6 +1663,9 @@ ALTER TABLE ONLY campaigns.sender_accounts
 
 ALTER TABLE ONLY campaigns.templates
     ADD CONSTRAINT uq_templates_tenant_id UNIQUE (tenant_id, id);
+
+ALTER TABLE ONLY campaigns.tenant_send_usage
+    ADD CONSTRAINT uq_tenant_send_usage_month UNIQUE (tenant_id, month);
 
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT uq_users_tenant_id UNIQUE (tenant_id, id);
@@ -1885,6 +1937,9 @@ ALTER TABLE ONLY campaigns.templates
 ALTER TABLE ONLY campaigns.templates
     ADD CONSTRAINT fk_templates_workspace FOREIGN KEY (tenant_id, workspace_id) REFERENCES campaigns.workspaces(tenant_id, id);
 
+ALTER TABLE ONLY campaigns.tenant_send_usage
+    ADD CONSTRAINT fk_tenant_send_usage_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
@@ -1909,6 +1964,8 @@ CREATE POLICY bi_read_all ON campaigns.ab_tests FOR SELECT TO campaigns_readonly
 CREATE POLICY bi_read_all ON campaigns.campaign_alerts FOR SELECT TO campaigns_readonly USING (true);
 
 CREATE POLICY bi_read_all ON campaigns.campaign_analytics FOR SELECT TO campaigns_readonly USING (true);
+
+CREATE POLICY bi_read_all ON campaigns.tenant_send_usage FOR SELECT TO campaigns_readonly USING (true);
 
 ALTER TABLE campaigns.blackout_dates ENABLE ROW LEVEL SECURITY;
 
@@ -1982,11 +2039,15 @@ CREATE POLICY tenant_isolation ON campaigns.suppressions TO campaigns_app USING 
 
 CREATE POLICY tenant_isolation ON campaigns.templates TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
+CREATE POLICY tenant_isolation ON campaigns.tenant_send_usage TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.tenants TO campaigns_app USING ((id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.users TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.workspaces TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.tenants ENABLE ROW LEVEL SECURITY;
 
@@ -2001,6 +2062,10 @@ GRANT USAGE ON SCHEMA campaigns TO campaigns_readonly;
 REVOKE ALL ON FUNCTION campaigns._action_config_error(p_tenant_id uuid, p_campaign_id uuid, p_action text, p_config jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._action_config_error(p_tenant_id uuid, p_campaign_id uuid, p_action text, p_config jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._action_config_error(p_tenant_id uuid, p_campaign_id uuid, p_action text, p_config jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._add_send_usage(p_tenant_id uuid, p_sent bigint, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._add_send_usage(p_tenant_id uuid, p_sent bigint, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._add_send_usage(p_tenant_id uuid, p_sent bigint, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._add_wait(p_from timestamp with time zone, p_value integer, p_unit text, p_timezone text) TO campaigns_app;
@@ -2129,6 +2194,10 @@ REVOKE ALL ON FUNCTION campaigns._notify_outbox_hold() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid) TO campaigns_worker;
@@ -2185,6 +2254,10 @@ GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reas
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._validate_ab_test() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._validate_ab_test() TO campaigns_app;
@@ -2308,6 +2381,10 @@ GRANT ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) TO campaigns_wo
 REVOKE ALL ON FUNCTION campaigns.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.current_user_id() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.current_user_id() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
@@ -2476,6 +2553,10 @@ REVOKE ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_i
 GRANT ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.segment_rule_contacts(p_rules jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.tenant_usage(p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.tenant_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.tenant_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid) TO campaigns_worker;
@@ -2546,6 +2627,9 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.sender_accounts TO campaign
 GRANT SELECT,INSERT ON TABLE campaigns.suppression_audit TO campaigns_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.templates TO campaigns_app;
+
+GRANT SELECT ON TABLE campaigns.tenant_send_usage TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.tenant_send_usage TO campaigns_readonly;
 
 GRANT SELECT ON TABLE campaigns.timezone_names TO campaigns_app;
 

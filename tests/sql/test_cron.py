@@ -27,6 +27,7 @@ EXPECTED = {
     "campaigns.refresh_dynamic_segments": ("*/30 * * * *", "refresh_dynamic_segments"),
     # The 48-hour auto-reject of pending approvals (137).
     "campaigns.expire_approvals": ("30 * * * *", "expire_approvals"),
+    "campaigns.defer_over_quota_mail": ("* * * * *", "defer_over_quota_mail"),
     # The A/B winner check (104-108).
     "campaigns.evaluate_ab_tests": ("*/15 * * * *", "evaluate_ab_tests"),
     # Keeps cron.job_run_details bounded.

@@ -453,3 +453,34 @@ def test_clone_as_app_role_of_own_campaign(conn, source):
         new = call(conn, "clone_campaign", source["campaign"])
     assert row(conn, "campaigns", new)["created_by"] == source["caller"]
     assert len(_steps(conn, new)) == 5
+
+
+def test_clone_copies_ab_tests_as_drafts_on_the_copied_steps(conn, source):
+    email1 = _steps(conn, source["campaign"])[0]["id"]
+    tid = source["tenant_id"]
+    test = insert(conn, "ab_tests", tenant_id=tid, campaign_id=source["campaign"], step_id=email1,
+                  test_name="Subject test", sample_percent=30, win_metric="click_rate", minimum_sample_size=50)
+    a = insert(conn, "ab_test_variants", tenant_id=tid, ab_test_id=test, variant_name="A", is_control=True)
+    insert(conn, "ab_test_variants", tenant_id=tid, ab_test_id=test, variant_name="B", subject_line="Other subject",
+           sender_name="Ann")
+    # The original's test has been decided.
+    conn.execute("UPDATE campaigns.ab_tests SET status = 'winner_deployed', started_at = %s, decided_at = %s, "
+                 "decision = 'manual', winner_variant_id = %s, results_summary = '{}' WHERE id = %s",
+                 (LAUNCHED, AS_OF, a, test))
+    new = clone_as(conn, source["campaign"])
+    copied_step = _steps(conn, new)[0]["id"]
+    tests = rows(conn, "SELECT * FROM campaigns.ab_tests WHERE campaign_id = %s", new)
+    assert len(tests) == 1
+    t = tests[0]
+    assert t["id"] != test and t["step_id"] == copied_step
+    assert (t["test_name"], t["sample_percent"], t["win_metric"], t["minimum_sample_size"]) == ("Subject test", 30, "click_rate", 50)
+    assert (t["status"], t["started_at"], t["decided_at"], t["decision"], t["winner_variant_id"], t["results_summary"]) == (
+        "draft", None, None, None, None, None)
+    variants = rows(conn, "SELECT variant_name, is_control, subject_line, sender_name, id FROM campaigns.ab_test_variants "
+                          "WHERE ab_test_id = %s ORDER BY variant_name", t["id"])
+    assert [(v["variant_name"], v["is_control"], v["subject_line"], v["sender_name"]) for v in variants] == [
+        ("A", True, None, None), ("B", False, "Other subject", "Ann")]
+    assert a not in {v["id"] for v in variants}
+    # The original is untouched.
+    assert rows(conn, "SELECT status FROM campaigns.ab_tests WHERE campaign_id = %s", source["campaign"]) == [
+        {"status": "winner_deployed"}]

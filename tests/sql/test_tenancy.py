@@ -113,6 +113,7 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
     insert(conn, "ab_test_assignments", tenant_id=tid, ab_test_id=test, variant_id=variant, contact_id=contact,
            enrollment_id=enrollment)
     insert(conn, "blackout_dates", tenant_id=tid, name="holiday", starts_on=date(2026, 12, 25), ends_on=date(2026, 12, 26))
+    insert(conn, "tenant_send_usage", tenant_id=tid, month=date(2026, 12, 1), sent=3)
     return {**t, "contact": contact, "segment": segment, "campaign": campaign, "step": step}
 
 
