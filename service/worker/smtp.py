@@ -201,12 +201,12 @@ class SmtpConnection:
     async def _data(self, client: aiosmtplib.SMTP, message: bytes) -> aiosmtplib.SMTPResponse:
         """SMTP.data() with the payload built by data_payload(): DATA through execute_command(), then
         the payload and its reply through the session's protocol, the calls data() itself makes."""
-        protocol = client.protocol
-        if protocol is None or not hasattr(protocol, "read_response"):
-            return await client.data(message)
         reply = await client.execute_command(b"DATA")
         if reply.code != 354:
             raise SMTPDataError(reply.code, reply.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise SMTPServerDisconnected("Connection lost")
         try:
             protocol.write(data_payload(message))
             reply = await protocol.read_response(timeout=self.timeout)
