@@ -1,7 +1,7 @@
 """Operator commands: `campaignctl import-contacts FILE.csv` and `campaignctl status`.
 
 The import reads the file as a stream and sends it in chunks through campaigns.upsert_contacts, the
-same set-based function (and the same column rules, service.api.contacts) as the API's CSV import.
+same set-based function, with the same column rules (service.contacts_csv), as the API's CSV import.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from uuid import UUID
 
 import psycopg
 
-from service.api.contacts import csv_columns, csv_row
+from service.contacts_csv import csv_columns, csv_row, has_email_column
 
 CHUNK = 1_000
 SHOWN_REJECTIONS = 20
@@ -51,7 +51,7 @@ def import_contacts(url: str, path: Path, tenant_id: UUID, out: TextIO = sys.std
         except (csv.Error, UnicodeDecodeError) as exc:
             raise AdminError(f"{path}: not a UTF-8 CSV ({exc})") from None
         columns, ignored = csv_columns(header)
-        if ("field", "email") not in columns:
+        if not has_email_column(columns):
             raise AdminError(f"{path}: the header has no email column")
         if ignored:
             out.write(f"ignored columns: {', '.join(ignored)}\n")
@@ -61,7 +61,10 @@ def import_contacts(url: str, path: Path, tenant_id: UUID, out: TextIO = sys.std
             try:
                 for cells in reader:
                     line += 1
-                    chunk.append((line, csv_row(columns, cells)))
+                    row = csv_row(columns, cells)
+                    if row is None:  # a blank record
+                        continue
+                    chunk.append((line, row))
                     if len(chunk) == CHUNK:
                         break
             except (csv.Error, UnicodeDecodeError) as exc:

@@ -21,9 +21,8 @@ from service.report.routes import campaign_report_page
 from service.tracking.routes import public_route_handlers
 from service.worker.lifespan import worker_lifespan
 
-# Routes outside /api that need no API key. The lead adds the outbox worker's public tracking
-# routes here (service.tracking.routes.public_route_handlers: open pixel, click redirect,
-# unsubscribe); they authenticate by signed token, not by API key.
+# Routes outside the API-key guard of /api: the tracking links in emails (open pixel, click redirect,
+# unsubscribe) and the report page authenticate by signed token; /metrics is for the scraper.
 PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, metrics]
 
 

@@ -7,11 +7,6 @@ one set-based call per batch or CSV chunk, which saves the valid rows and report
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -39,6 +34,7 @@ from service.api.common import (
     page_query,
 )
 from service.api.examples import CONTACT, page
+from service.contacts_csv import CsvError, csv_columns, csv_records, csv_row, has_email_column
 from service.errors import ApiError
 
 ContactStatus = Literal["active", "unsubscribed", "bounced"]
@@ -170,96 +166,6 @@ Q_UPSERT = """
     FROM campaigns.upsert_contacts(%s::jsonb) u
 """
 
-# -- CSV ------------------------------------------------------------------------------------------
-
-_STANDARD = {"email", "first_name", "last_name", "company", "job_title", "city", "state", "country", "timezone"}
-_ALIASES = {"firstname": "first_name", "lastname": "last_name", "jobtitle": "job_title", "e-mail": "email",
-            "email_address": "email", "time_zone": "timezone"}
-_RESERVED = {"id", "status", "tenant_id", "created_at", "updated_at", "consecutive_soft_bounces", "custom_fields"}
-_CUSTOM_PREFIX = re.compile(r"^(custom|customfield|custom_fields)\.(.+)$", re.IGNORECASE)
-_INTEGER = re.compile(r"^-?[0-9]{1,9}$")
-
-
-def csv_columns(header: list[str]) -> tuple[list[tuple[str, str] | None], list[str]]:
-    """Each column's meaning, (kind, name), or None when ignored; and the ignored column names.
-
-    Standard fields by name (case-insensitive), score, tags (separated by ; or |), custom.<name>;
-    any other column is a custom field of that name; reserved names (status, id…) are ignored: an
-    import never changes a contact's status."""
-    columns: list[tuple[str, str] | None] = []
-    ignored: list[str] = []
-    for raw in header:
-        name = raw.strip()
-        key = _ALIASES.get(name.lower().replace(" ", "_"), name.lower().replace(" ", "_"))
-        if key in _STANDARD:
-            columns.append(("field", key))
-        elif key in ("score", "tags"):
-            columns.append((key, key))
-        elif m := _CUSTOM_PREFIX.match(name):
-            columns.append(("custom", m.group(2)))
-        elif key in _RESERVED or not name:
-            columns.append(None)
-            ignored.append(name)
-        else:
-            columns.append(("custom", name))
-    return columns, ignored
-
-
-def csv_row(columns: list[tuple[str, str] | None], cells: list[str]) -> dict[str, Any]:
-    """A CSV record as an upsert row; empty cells are left out (they never clear a stored value)."""
-    row: dict[str, Any] = {}
-    for column, cell in zip(columns, cells, strict=False):  # a short row leaves the rest empty
-        value = cell.strip()
-        if column is None or value == "":
-            continue
-        kind, name = column
-        if kind == "field":
-            row[name] = value
-        elif kind == "score":
-            row["score"] = int(value) if _INTEGER.match(value) else value
-        elif kind == "tags":
-            row["tags"] = [t.strip() for t in re.split(r"[;|]", value) if t.strip()]
-        else:
-            row.setdefault("custom_fields", {})[name] = value
-    return row
-
-
-async def csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[list[str]]]:
-    """Parse a streamed CSV body into batches of records, one batch per complete part of the stream.
-
-    A record ends at a newline outside quotes: quotes are escaped by doubling (RFC 4180), so a newline
-    ends a record exactly when the number of quote characters before it is even."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    buffer = ""
-    try:
-        async for chunk in chunks:
-            buffer += decoder.decode(chunk)
-            cut = _complete_prefix(buffer)
-            if cut:
-                yield list(csv.reader(io.StringIO(buffer[:cut])))
-                buffer = buffer[cut:]
-        buffer += decoder.decode(b"", final=True)
-        if buffer.strip():
-            yield list(csv.reader(io.StringIO(buffer), strict=True))
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "INVALID_CSV", "The CSV is not UTF-8", str(exc)) from exc
-    except csv.Error as exc:
-        raise ApiError(400, "INVALID_CSV", "The CSV is malformed", str(exc)) from exc
-
-
-def _complete_prefix(text: str) -> int:
-    """Length of the longest prefix of text made of complete records (0 if none)."""
-    quotes = 0
-    start = 0
-    cut = 0
-    while (newline := text.find("\n", start)) != -1:
-        quotes += text.count('"', start, newline)
-        start = newline + 1
-        if quotes % 2 == 0:
-            cut = start
-    return cut
-
-
 class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]
@@ -322,19 +228,23 @@ class ContactController(Controller):
             result.errors_truncated = result.errors_truncated or len(chunk.errors) > room
             pending.clear()
 
-        async for records in csv_records(request.stream()):
-            for cells in records:
-                if columns is None:
-                    columns, result.ignored_columns = csv_columns(cells)
-                    if ("field", "email") not in columns:
-                        raise ApiError(400, "INVALID_CSV", "The CSV has no email column", f"header: {cells}")
-                    continue
-                if not any(cell.strip() for cell in cells):
-                    continue
-                pending.append(csv_row(columns, cells))
-                result.rows += 1
-                if len(pending) >= CSV_CHUNK:
-                    await flush()
+        try:
+            async for records in csv_records(request.stream()):
+                for cells in records:
+                    if columns is None:
+                        columns, result.ignored_columns = csv_columns(cells)
+                        if not has_email_column(columns):
+                            raise ApiError(400, "INVALID_CSV", "The CSV has no email column", f"header: {cells}")
+                        continue
+                    row = csv_row(columns, cells)
+                    if row is None:
+                        continue
+                    pending.append(row)
+                    result.rows += 1
+                    if len(pending) >= CSV_CHUNK:
+                        await flush()
+        except CsvError as exc:
+            raise ApiError(400, "INVALID_CSV", "The CSV is not a UTF-8 CSV or is malformed", str(exc)) from exc
         if columns is None:
             raise ApiError(400, "INVALID_CSV", "The CSV is empty", "a header row with an email column is required")
         await flush()

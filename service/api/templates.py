@@ -1,5 +1,5 @@
 """Email templates (Liquid): create, list, get, update, delete. The Liquid sources are validated at
-save time (service/api/liquid_check.py): a syntax error or an unknown filter is a 422."""
+save time (service/liquid.py): a syntax error or an unknown filter is a 422."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from service.api.common import (
     page_query,
 )
 from service.api.examples import TEMPLATE, page
-from service.api.liquid_check import check_template
+from service.liquid import check_template
 from service.errors import ApiError
 
 Subject = Annotated[str, msgspec.Meta(max_length=998)]

