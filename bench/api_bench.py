@@ -4,7 +4,7 @@ batch upsert (POST /api/contacts/batch), next to the same server's /health measu
     .venv/bin/python bench/api_bench.py [--duration 10] [--concurrency 16] [--batch-size 1000]
 
 What it does:
-  1. a throwaway PostgreSQL (the embedded cluster of service.embedded_pg, or CAMPAIGNS_BENCH_DATABASE_URL
+  1. a throwaway PostgreSQL (the embedded cluster of service.dev.embedded_pg, or CAMPAIGNS_BENCH_DATABASE_URL
      naming a server the benchmark may create a database on), migrated as a deploy does, with a tenant,
      10,000 contacts, and a campaign with 5 steps and 90 days of analytics;
   2. the API served by uvicorn in its own process (one worker, the default pool of 10 connections);
@@ -186,7 +186,7 @@ def database() -> tuple[str, Any]:
     import psycopg
     from psycopg import sql
 
-    from service.embedded_pg import EmbeddedPostgres
+    from service.dev.embedded_pg import EmbeddedPostgres
 
     url = os.environ.get("CAMPAIGNS_BENCH_DATABASE_URL")
     if url:

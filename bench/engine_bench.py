@@ -50,7 +50,7 @@ def server_url() -> tuple[str, object | None]:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url, None
-    from service.embedded_pg import EmbeddedPostgres
+    from service.dev.embedded_pg import EmbeddedPostgres
 
     cluster = EmbeddedPostgres(folder=ROOT / ".local" / "bench-pg", port=int(os.environ.get("BENCH_PG_PORT", "54339")),
                                dbname="postgres")

@@ -7,7 +7,7 @@ worker processes at once.
 What it does:
   1. Postfix's `smtp-sink` (installed with apt as root when missing; otherwise the benchmark says
      so and exits 0) listens on a free loopback port and accepts every message without storing it.
-  2. A throwaway PostgreSQL (the embedded cluster of service.embedded_pg under .local/worker-bench-pg,
+  2. A throwaway PostgreSQL (the embedded cluster of service.dev.embedded_pg under .local/worker-bench-pg,
      or CAMPAIGNS_BENCH_DATABASE_URL naming a server the benchmark may create a database on), migrated
      as a deploy does, with one tenant, `--messages` contacts and a launched one-email campaign whose
      template is a realistic 3 KB HTML newsletter (merge tags, fallbacks, a conditional, 4 links):
@@ -159,7 +159,7 @@ def database() -> tuple[str, object | None, int | None]:
     base = os.environ.get("CAMPAIGNS_BENCH_DATABASE_URL")
     cluster = None
     if not base:
-        from service.embedded_pg import EmbeddedPostgres
+        from service.dev.embedded_pg import EmbeddedPostgres
 
         cluster = EmbeddedPostgres(folder=ROOT / ".local" / "worker-bench-pg",
                                    port=int(os.environ.get("BENCH_PG_PORT", "54349")), dbname="postgres")

@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from service.api import api_router
 from service.api.openapi import SECURITY_COMPONENTS, attach_examples
 from service.config import get_settings, resolve_database_url
 from service.db import create_pool
+from service.docs import swagger_assets, swagger_ui
 from service.errors import exception_handlers
 from service.health import HealthController
 from service.logs import request_id_middleware
@@ -23,7 +23,7 @@ from service.worker.lifespan import worker_lifespan
 
 # Routes outside the API-key guard of /api: the tracking links in emails (open pixel, click redirect,
 # unsubscribe) and the report page authenticate by signed token; /metrics is for the scraper.
-PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, metrics]
+PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, metrics, swagger_assets]
 
 
 def create_app(database_url: str | None = None) -> Litestar:
@@ -32,7 +32,7 @@ def create_app(database_url: str | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(start_embedded=False)
-        pool = create_pool(url, settings.pool_min_size, settings.pool_max_size)
+        pool = create_pool(url, settings.database.pool_min, settings.database.pool_max)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         try:
@@ -47,6 +47,9 @@ def create_app(database_url: str | None = None) -> Litestar:
         on_startup=[attach_examples],
         middleware=[request_id_middleware],
         exception_handlers=exception_handlers(),
+        # Logging is configured once per process (service.logs.configure_logging); Litestar's own
+        # configuration would replace the root handler with another format.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="Campaigns API",
             version="0.1.0",
@@ -55,6 +58,6 @@ def create_app(database_url: str | None = None) -> Litestar:
                         "see docs/api.md.",
             path="/docs",
             components=SECURITY_COMPONENTS,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_ui()],
         ),
     )

@@ -12,13 +12,13 @@ from service.config import get_settings, resolve_database_url
 
 
 def _cluster():
-    from service.embedded_pg import default_cluster
+    from service.dev.embedded_pg import default_cluster
 
     return default_cluster()
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    if get_settings().database_url:
+    if get_settings().database.url:
         print("DATABASE_URL is set: the embedded cluster is not used", file=sys.stderr)
         return 2
     cluster = _cluster()
@@ -37,8 +37,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from service.migrate import migrate
 
-    for line in migrate(resolve_database_url()).lines():
-        print(line)
+    print(migrate(resolve_database_url()).summary())
     return 0
 
 
@@ -60,13 +59,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = resolve_database_url()
     # log_config=None: uvicorn's loggers go through ours (JSON lines with the request id).
-    uvicorn.run(create_app(url), host=args.host or settings.api_host, port=args.port or settings.api_port,
+    uvicorn.run(create_app(url), host=args.host or settings.api.host, port=args.port or settings.api.port,
                 log_level="info", log_config=None)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from service.demo import run_demo
+    from service.dev.demo import run_demo
 
     return run_demo()
 
@@ -85,7 +84,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     try:
         options = WorkerOptions.from_settings()
-        loop = eventloop.resolve(get_settings().worker_event_loop)
+        loop = eventloop.resolve(get_settings().worker.event_loop)
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -96,23 +95,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_smtp_catcher(args: argparse.Namespace) -> int:
-    from service.smtp_catcher import print_list, serve
+    from service.dev.smtp_catcher import print_list, serve
 
     settings = get_settings()
-    maildir = args.maildir or settings.maildir
+    maildir = args.maildir or settings.dev.maildir
     if args.list:
         return print_list(maildir)
-    return serve(maildir, args.host, args.port or settings.smtp_port)
+    return serve(maildir, args.host, args.port or settings.smtp.port)
 
 
 def _tenant_arg(value: str | None) -> UUID | None:
     """--tenant, else the demo tenant of `campaignctl run` when there is one."""
     if value:
         return UUID(value)
-    from service.demo import DEMO_FILE
+    from service.dev.demo import demo_file
 
-    if DEMO_FILE.exists():
-        return UUID(json.loads(DEMO_FILE.read_text())["tenant_id"])
+    path = demo_file()
+    if path.exists():
+        return UUID(json.loads(path.read_text())["tenant_id"])
     return None
 
 
@@ -189,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     from service.logs import configure_logging
 
     args = build_parser().parse_args(argv)
-    configure_logging()
     try:
+        configure_logging()  # reads the settings: a bad value is reported like any other bad input
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - one clear line and a non-zero exit for operators
         from service.admin import AdminError
-        from service.embedded_pg import EmbeddedPostgresError
+        from service.dev.embedded_pg import EmbeddedPostgresError
 
         if isinstance(exc, AdminError | ValueError):
             print(f"error: {exc}", file=sys.stderr)

@@ -1,106 +1,173 @@
-"""Settings read once from the environment."""
+"""Settings, read once from the environment, in sections.
+
+Each setting is one dataclass field that names its environment variable and carries its default:
+that field is the only place the default is written. `reference()` lists them all (the
+configuration tables of README.md and docs/deploy.md are checked against it by a test), and
+`WorkerOptions` takes its defaults from `WorkerSettings`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
 
 SMTP_SECURITY_MODES = ("none", "starttls", "tls")
+LOG_FORMATS = ("auto", "json", "text")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
-def _bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
+def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def setting(env: str, default: Any, parse: Callable[[str], Any] = str, *, secret: bool = False,
+            choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
+    """A field read from `env` (an empty value counts as unset), parsed by `parse`."""
+    return field(default=default, repr=not secret,
+                 metadata={"env": env, "parse": parse, "choices": choices, "doc": doc})
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None = setting("DATABASE_URL", None, doc="a PostgreSQL URL; unset: the embedded cluster")
+    pool_min: int = setting("CAMPAIGNS_POOL_MIN", 2, int, doc="database pool size of the API (minimum)")
+    pool_max: int = setting("CAMPAIGNS_POOL_MAX", 10, int, doc="database pool size of the API (maximum)")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = setting("CAMPAIGNS_API_HOST", "127.0.0.1", doc="where the API listens")
+    port: int = setting("CAMPAIGNS_API_PORT", 8000, int, doc="where the API listens")
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """The links put in emails and report links, and the key that signs them."""
+
+    # None: http://<api host>:<api port> (see Settings.public_url).
+    public_url: str | None = setting("CAMPAIGNS_PUBLIC_URL", None, lambda v: v.rstrip("/"),
+                                     doc="base of tracking, unsubscribe and report links (https in production)")
+    # Signs tracking, unsubscribe and report tokens (HMAC-SHA256). None: tracking endpoints answer 503
+    # and the worker refuses to start.
+    secret_key: str | None = setting("CAMPAIGNS_SECRET_KEY", None, secret=True,
+                                     doc="signs tracking, unsubscribe and report tokens")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The default relay; a sender account may name its own (sender_accounts.smtp_*)."""
+
+    host: str = setting("SMTP_HOST", "localhost", doc="the relay the worker sends through")
+    port: int = setting("SMTP_PORT", 1025, int, doc="the relay's port")
+    username: str | None = setting("SMTP_USERNAME", None, doc="the relay's login")
+    password: str | None = setting("SMTP_PASSWORD", None, secret=True, doc="the relay's password")
+    # none | starttls | tls (implicit TLS, usually port 465).
+    tls: str = setting("SMTP_TLS", "none", _lower, choices=SMTP_SECURITY_MODES, doc="none, starttls or tls")
+    timeout: float = setting("SMTP_TIMEOUT", 30.0, float, doc="seconds per SMTP command")
+    # Envelope sender and From when neither the sender account nor the campaign names one.
+    default_from: str = setting("CAMPAIGNS_DEFAULT_FROM", "campaigns@localhost",
+                                doc="From when neither sender account nor campaign names one")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    batch_size: int = setting("CAMPAIGNS_WORKER_BATCH_SIZE", 100, int, doc="messages claimed at most at once")
+    lease_seconds: float = setting("CAMPAIGNS_WORKER_LEASE_SECONDS", 300.0, float,
+                                   doc="how long a claimed message is the worker's")
+    poll_seconds: float = setting("CAMPAIGNS_WORKER_POLL_SECONDS", 2.0, float,
+                                  doc="claim at least this often without a notification")
+    # SMTP connections per relay, per worker process.
+    connections: int = setting("CAMPAIGNS_WORKER_CONNECTIONS", 4, int, doc="SMTP connections per relay")
+    # First retry delay; doubled per attempt up to retry_max_seconds (the formula is in SQL).
+    retry_base_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS", 60.0, float, doc="first retry delay")
+    retry_max_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS", 3600.0, float, doc="longest retry delay")
+    shutdown_seconds: float = setting("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS", 30.0, float,
+                                      doc="time given to in-flight sends on SIGTERM")
+    # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.
+    event_loop: str = setting("CAMPAIGNS_WORKER_EVENT_LOOP", "auto", _lower, choices=EVENT_LOOPS,
+                              doc="auto, uvloop or asyncio")
+    # Run the outbox worker inside the API process (service.worker.lifespan).
+    in_api: bool = setting("CAMPAIGNS_WORKER_IN_API", False, _bool, doc="run the worker inside `campaignctl serve`")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    # auto: readable lines on a terminal, JSON lines otherwise.
+    format: str = setting("CAMPAIGNS_LOG_FORMAT", "auto", _lower, choices=LOG_FORMATS,
+                          doc="json, text, or auto (text on a terminal, else JSON)")
+    level: str = setting("CAMPAIGNS_LOG_LEVEL", "INFO", lambda v: v.strip().upper(), doc="log level")
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    """The development-only pieces (service.dev): embedded cluster, SMTP catcher, demo."""
+
+    pg_dir: str = setting("CAMPAIGNS_PG_DIR", ".local/pg", doc="folder of the embedded cluster")
+    pg_port: int = setting("CAMPAIGNS_PG_PORT", 54329, int, doc="port of the embedded cluster (127.0.0.1 only)")
+    maildir: str = setting("CAMPAIGNS_MAILDIR", ".local/mail", doc="where `campaignctl smtp-catcher` keeps mail")
+    demo_file: str = setting("CAMPAIGNS_DEMO_FILE", ".local/demo.json", doc="the demo tenant of `campaignctl run`")
 
 
 @dataclass(frozen=True)
 class Settings:
-    # None = use the embedded cluster (service.embedded_pg).
-    database_url: str | None
-    api_host: str
-    api_port: int
-    # Base of the public links put in emails (tracking, unsubscribe).
-    public_base_url: str
-    pool_min_size: int
-    pool_max_size: int
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    dev: DevSettings = field(default_factory=DevSettings)
 
-    # -- outbox worker and tracking (docs/worker.md) ----------------------------------------------
-    # The default SMTP relay; a sender account may name its own (sender_accounts.smtp_*).
-    smtp_host: str = "localhost"
-    smtp_port: int = 1025
-    smtp_username: str | None = None
-    # Secrets are kept out of repr() so a logged Settings never shows them.
-    smtp_password: str | None = field(default=None, repr=False)
-    # none | starttls | tls (implicit TLS, usually port 465).
-    smtp_tls: str = "none"
-    smtp_timeout: float = 30.0
-    # Envelope sender and From when neither the sender account nor the campaign names one.
-    default_from_email: str = "campaigns@localhost"
-    # Signs tracking and unsubscribe tokens (HMAC-SHA256). None: tracking endpoints answer 503 and
-    # the worker refuses to start.
-    secret_key: str | None = field(default=None, repr=False)
-    worker_batch_size: int = 100
-    worker_lease_seconds: float = 300.0
-    worker_poll_seconds: float = 2.0
-    # SMTP connections per relay, per worker process.
-    worker_max_connections: int = 4
-    # First retry delay; doubled per attempt, capped at one hour (the formula is in SQL).
-    worker_retry_base_seconds: float = 60.0
-    # The longest retry delay.
-    worker_retry_max_seconds: float = 3600.0
-    worker_shutdown_seconds: float = 30.0
-    # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.
-    worker_event_loop: str = "auto"
-    # Run the outbox worker inside the API process (service.worker.lifespan.worker_lifespan).
-    worker_in_api: bool = False
-    # Where `campaignctl smtp-catcher` keeps what it receives.
-    maildir: str = ".local/mail"
+    @property
+    def public_url(self) -> str:
+        """Base of the public links: CAMPAIGNS_PUBLIC_URL, else the API's own address."""
+        return self.links.public_url or f"http://{self.api.host}:{self.api.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(**{f.name: _section(f.default_factory, env) for f in fields(cls)})  # type: ignore[misc]
+
+
+def _section(cls: Any, env: Mapping[str, str]) -> Any:
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        raw = env.get(f.metadata["env"])
+        if raw is None or raw.strip() == "":
+            continue
+        value = f.metadata["parse"](raw)
+        choices = f.metadata["choices"]
+        if choices and value not in choices:
+            raise ValueError(f"{f.metadata['env']} must be one of {', '.join(choices)}, not {value!r}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def reference() -> Iterator[tuple[str, str, Any, str]]:
+    """Every setting as (section, environment variable, default, meaning), in declaration order."""
+    for section in fields(Settings):
+        for f in fields(section.default_factory):  # type: ignore[arg-type]
+            yield section.name, f.metadata["env"], f.default, f.metadata["doc"]
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    env = os.environ
-    port = int(env.get("CAMPAIGNS_API_PORT", "8000"))
-    host = env.get("CAMPAIGNS_API_HOST", "127.0.0.1")
-    smtp_tls = (env.get("SMTP_TLS") or "none").strip().lower()
-    if smtp_tls not in SMTP_SECURITY_MODES:
-        raise ValueError(f"SMTP_TLS must be one of {', '.join(SMTP_SECURITY_MODES)}, not {smtp_tls!r}")
-    return Settings(
-        database_url=env.get("DATABASE_URL") or None,
-        api_host=host,
-        api_port=port,
-        public_base_url=env.get("CAMPAIGNS_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
-        pool_min_size=int(env.get("CAMPAIGNS_POOL_MIN", "2")),
-        pool_max_size=int(env.get("CAMPAIGNS_POOL_MAX", "10")),
-        smtp_host=env.get("SMTP_HOST") or "localhost",
-        smtp_port=int(env.get("SMTP_PORT") or "1025"),
-        smtp_username=env.get("SMTP_USERNAME") or None,
-        smtp_password=env.get("SMTP_PASSWORD") or None,
-        smtp_tls=smtp_tls,
-        smtp_timeout=float(env.get("SMTP_TIMEOUT") or "30"),
-        default_from_email=env.get("CAMPAIGNS_DEFAULT_FROM") or "campaigns@localhost",
-        secret_key=env.get("CAMPAIGNS_SECRET_KEY") or None,
-        worker_batch_size=int(env.get("CAMPAIGNS_WORKER_BATCH_SIZE") or "100"),
-        worker_lease_seconds=float(env.get("CAMPAIGNS_WORKER_LEASE_SECONDS") or "300"),
-        worker_poll_seconds=float(env.get("CAMPAIGNS_WORKER_POLL_SECONDS") or "2"),
-        worker_max_connections=int(env.get("CAMPAIGNS_WORKER_CONNECTIONS") or "4"),
-        worker_retry_base_seconds=float(env.get("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS") or "60"),
-        worker_retry_max_seconds=float(env.get("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS") or "3600"),
-        worker_shutdown_seconds=float(env.get("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS") or "30"),
-        worker_event_loop=(env.get("CAMPAIGNS_WORKER_EVENT_LOOP") or "auto").strip().lower(),
-        worker_in_api=_bool(env.get("CAMPAIGNS_WORKER_IN_API")),
-        maildir=env.get("CAMPAIGNS_MAILDIR") or ".local/mail",
-    )
+    return Settings.from_env()
 
 
 def resolve_database_url(start_embedded: bool = True) -> str:
     """DATABASE_URL when set; otherwise the embedded cluster's URL (started when asked)."""
     settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    from service.embedded_pg import default_cluster
+    if settings.database.url:
+        return settings.database.url
+    from service.dev.embedded_pg import default_cluster
 
     cluster = default_cluster()
     if start_embedded:

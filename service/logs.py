@@ -1,19 +1,30 @@
-"""Structured logs: one JSON object per line, with the request id (API) or message id (worker) of
-what the line is about. CAMPAIGNS_LOG_FORMAT=text gives plain lines for a terminal."""
+"""Logs in one format per process, uvicorn's own lines included: readable lines on a terminal, one
+JSON object per line otherwise (CAMPAIGNS_LOG_FORMAT = auto, the default; or json / text). Both carry
+the request id (API) or message id (worker) of what the line is about."""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
-import os
+import sys
 import uuid
 from datetime import datetime, timezone
+from typing import TextIO
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 message_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+
+
+def _context_ids(record: logging.LogRecord) -> list[tuple[str, str]]:
+    ids = []
+    for key, var in (("request_id", request_id_var), ("message_id", message_id_var)):
+        value = getattr(record, key, None) or var.get()
+        if value:
+            ids.append((key, str(value)))
+    return ids
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,24 +35,52 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, var in (("request_id", request_id_var), ("message_id", message_id_var)):
-            value = getattr(record, key, None) or var.get()
-            if value:
-                doc[key] = str(value)
+        doc.update(_context_ids(record))
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def configure_logging() -> None:
-    handler = logging.StreamHandler()
-    if os.environ.get("CAMPAIGNS_LOG_FORMAT", "json").lower() == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(JsonFormatter())
+class TextFormatter(logging.Formatter):
+    """`12:00:01.234 INFO  campaigns.worker: message  request_id=…` for a person at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        line = f"{moment} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        ids = _context_ids(record)
+        if ids:
+            line += "  " + " ".join(f"{k}={v}" for k, v in ids)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def log_format(configured: str, stream: TextIO) -> str:
+    """json or text: `auto` is text when the log stream is a terminal."""
+    if configured in ("json", "text"):
+        return configured
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(stream: TextIO | None = None) -> str:
+    """One handler on the root logger; uvicorn's loggers hand their records to it. Returns the format."""
+    from service.config import get_settings
+
+    settings = get_settings().logging
+    stream = stream or sys.stderr
+    chosen = log_format(settings.format, stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter() if chosen == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("CAMPAIGNS_LOG_LEVEL", "INFO").upper())
+    root.setLevel(settings.level)
+    # uvicorn's loggers: no handlers of their own, so each line goes through the root's format.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    return chosen
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:

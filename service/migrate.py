@@ -7,6 +7,9 @@ on every run, in one transaction: a failing file leaves the previous definitions
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,15 +30,17 @@ class MigrateReport:
     migrations_applied: list[str] = field(default_factory=list)
     function_files: list[str] = field(default_factory=list)
     functions_changed: int = 0
-    cron: str = "pg_cron not available in this database: jobs not installed"
+    cron_jobs: list[str] | None = None  # None: pg_cron is not in this database
 
-    def lines(self) -> list[str]:
-        applied = ", ".join(self.migrations_applied) or "none pending"
-        return [
-            f"migrations applied: {applied}",
-            f"function files applied: {len(self.function_files)} ({self.functions_changed} definitions changed)",
-            self.cron,
-        ]
+    def summary(self) -> str:
+        """One line: what this run changed."""
+        applied = self.migrations_applied
+        migrations = (f"{len(applied)} migrations applied ({applied[0]} … {applied[-1]})" if len(applied) > 1
+                      else f"1 migration applied ({applied[0]})" if applied else "no migration pending")
+        cron = ("pg_cron not in this database, jobs not installed" if self.cron_jobs is None
+                else f"pg_cron jobs: {len(self.cron_jobs)} installed")
+        return (f"migrate: {migrations}; {len(self.function_files)} function files applied "
+                f"({self.functions_changed} definitions changed); {cron}")
 
 
 def _yoyo_url(url: str) -> str:
@@ -58,10 +63,22 @@ def _functions_digest(conn: psycopg.Connection) -> dict[str, str]:
     return {name: hashlib.sha256(body.encode()).hexdigest() for name, body in rows}
 
 
+@contextmanager
+def _quiet_yoyo() -> Iterator[None]:
+    """yoyo logs every step it applies at INFO; the summary line says what matters."""
+    logger = logging.getLogger("yoyo")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def apply_migrations(url: str) -> list[str]:
     migrations = read_migrations(str(MIGRATIONS_DIR))
     # The backend's connection must close here: an open one would block CREATE DATABASE … TEMPLATE.
-    with get_backend(_yoyo_url(url)) as backend, backend.lock():
+    with _quiet_yoyo(), get_backend(_yoyo_url(url)) as backend, backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
     return [m.id for m in pending]
@@ -91,7 +108,7 @@ def install_cron_jobs(conn: psycopg.Connection, report: MigrateReport) -> None:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
         conn.execute("SELECT campaigns.schedule_jobs()")
         jobs = conn.execute("SELECT jobname, schedule FROM cron.job WHERE jobname LIKE 'campaigns.%' ORDER BY jobname").fetchall()
-    report.cron = "pg_cron jobs: " + ", ".join(f"{name} [{schedule}]" for name, schedule in jobs)
+    report.cron_jobs = [f"{name} [{schedule}]" for name, schedule in jobs]
 
 
 def migrate(url: str) -> MigrateReport:

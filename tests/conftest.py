@@ -84,7 +84,7 @@ def pg_server() -> Iterator[PgServer]:
         return
 
     if shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or os.geteuid() == 0:
-        from service.embedded_pg import EmbeddedPostgres
+        from service.dev.embedded_pg import EmbeddedPostgres
 
         # Under /tmp: as root the server runs as postgres, which must reach the folder.
         folder = Path(tempfile.mkdtemp(prefix="campaigns-test-pg-"))
@@ -160,7 +160,7 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 def pg_tool(name: str) -> str:
     """A PostgreSQL client program matching the newest installed server."""
-    from service.embedded_pg import find_bindir
+    from service.dev.embedded_pg import find_bindir
 
     try:
         candidate = find_bindir() / name

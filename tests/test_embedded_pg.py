@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.embedded_pg import EmbeddedPostgres
+from service.dev.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -47,5 +47,5 @@ class ReportLinkController(Controller):
             raise not_found("campaign", campaign_id)
         expires = int(time.time()) + 3600 * data.expires_in_hours
         token = report_signer().sign(db.auth.tenant_id, campaign_id, expires)
-        return ReportLink(url=f"{get_settings().public_base_url}/reports/campaigns/{campaign_id}?token={token}",
+        return ReportLink(url=f"{get_settings().public_url}/reports/campaigns/{campaign_id}?token={token}",
                           expires_at=datetime.fromtimestamp(expires, timezone.utc))

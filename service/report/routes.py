@@ -20,7 +20,7 @@ from service.report.page import render_report
 
 
 def report_signer() -> ReportLinkSigner:
-    secret = get_settings().secret_key
+    secret = get_settings().links.secret_key
     if not secret:
         raise HTTPException(status_code=503, detail="report links need CAMPAIGNS_SECRET_KEY")
     return ReportLinkSigner(secret)

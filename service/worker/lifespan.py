@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from service.config import get_settings, resolve_database_url
-from service.worker.core import Worker, WorkerOptions
+from service.worker import Worker, WorkerOptions
 
 log = logging.getLogger("campaigns.worker")
 
@@ -26,7 +26,7 @@ def make_worker_lifespan(database_url: str | None = None, options: WorkerOptions
                          enabled: bool | None = None) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def worker_lifespan(app: Any) -> AsyncIterator[None]:
-        run = get_settings().worker_in_api if enabled is None else enabled
+        run = get_settings().worker.in_api if enabled is None else enabled
         if not run:
             yield
             return

@@ -95,7 +95,7 @@ def test_signed_link_round_trip_and_tampering(report_api, world):
     forged = signer.sign(world["tenant"]["tenant_id"], world["campaign"], int(time.time()) + 3600)
     assert _get(report_api, world["campaign"], token=forged).status_code == 401
     from service.config import get_settings
-    expired = ReportLinkSigner(get_settings().secret_key).sign(world["tenant"]["tenant_id"], world["campaign"], int(time.time()) - 1)
+    expired = ReportLinkSigner(get_settings().links.secret_key).sign(world["tenant"]["tenant_id"], world["campaign"], int(time.time()) - 1)
     assert _get(report_api, world["campaign"], token=expired).status_code == 401
 
 

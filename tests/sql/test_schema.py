@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.embedded_pg import find_bindir
+from service.dev.embedded_pg import find_bindir
 from service.errors import SQLSTATE_CODES
 from service.migrate import migrate
 

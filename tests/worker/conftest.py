@@ -32,7 +32,7 @@ from factories import make_campaign, make_segment, make_sender, make_step, make_
 
 from service.config import get_settings
 from service.migrate import migrate
-from service.worker.core import Worker, WorkerOptions, WorkerStats
+from service.worker import Worker, WorkerOptions, WorkerStats
 from service.worker.smtp import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,7 +372,7 @@ class OwnCluster:
 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[OwnCluster]:
-    from service.embedded_pg import EmbeddedPostgres
+    from service.dev.embedded_pg import EmbeddedPostgres
 
     if os.environ.get("CAMPAIGNS_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL"):
         pytest.skip("restarting PostgreSQL needs the embedded cluster (no external server)")

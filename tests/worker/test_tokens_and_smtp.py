@@ -123,12 +123,11 @@ def test_token_bucket_paces_to_the_rate():
 
 def test_no_secret_in_options_settings_or_dsn_logs():
     from service.config import Settings
-    from service.worker.core import WorkerOptions, redact_dsn
+    from service.worker import WorkerOptions, redact_dsn
 
     options = WorkerOptions(public_url="https://x.test", secret_key="k-secret", default_relay=Relay("h", 25, password="pw"))
     assert "k-secret" not in repr(options) and "pw" not in repr(options)
-    settings = Settings(database_url=None, api_host="h", api_port=1, public_base_url="u", pool_min_size=1, pool_max_size=1,
-                        smtp_password="smtp-pw", secret_key="k-secret")
+    settings = Settings.from_env({"SMTP_PASSWORD": "smtp-pw", "CAMPAIGNS_SECRET_KEY": "k-secret"})
     assert "smtp-pw" not in repr(settings) and "k-secret" not in repr(settings)
     assert "hunter2" not in redact_dsn("postgresql://user:hunter2@db/campaigns")
     assert "hunter2" not in redact_dsn("postgresql://user@db/campaigns?password=hunter2&sslmode=require")

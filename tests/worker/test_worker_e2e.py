@@ -19,8 +19,8 @@ from conftest import (
 )
 from psycopg.types.json import Jsonb
 
-from service.smtp_catcher import SmtpCatcher, list_messages
-from service.worker.core import Worker
+from service.dev.smtp_catcher import SmtpCatcher, list_messages
+from service.worker import Worker
 from service.worker.lifespan import make_worker_lifespan
 from service.worker.smtp import Relay
 

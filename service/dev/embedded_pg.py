@@ -199,6 +199,7 @@ class EmbeddedPostgres:
 
 def default_cluster() -> EmbeddedPostgres:
     """The project's local cluster, configured by CAMPAIGNS_PG_DIR and CAMPAIGNS_PG_PORT."""
-    folder = Path(os.environ.get("CAMPAIGNS_PG_DIR", ".local/pg"))
-    port = int(os.environ.get("CAMPAIGNS_PG_PORT", "54329"))
-    return EmbeddedPostgres(folder=folder, port=port)
+    from service.config import get_settings
+
+    dev = get_settings().dev
+    return EmbeddedPostgres(folder=Path(dev.pg_dir), port=dev.pg_port)

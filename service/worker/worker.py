@@ -26,291 +26,31 @@ Guarantees (docs/worker.md):
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import psycopg
-from psycopg.rows import dict_row
-
-from service.config import Settings, get_settings
 from service.metrics import CLAIM_SECONDS, SEND_RESULTS, SEND_SECONDS
 from service.tracking.tokens import TokenSigner
 from service.worker.compose import Composer
+from service.worker.connection import DbConnection, is_connection_error, redact_dsn
+from service.worker.options import WorkerOptions
+from service.worker.queues import Job, RelayQueue
 from service.worker.ratelimit import RateLimiter
+from service.worker.recorder import Recorder
 from service.worker.smtp import Relay, SendResult, SmtpConnection
+from service.worker.stats import WorkerStats
 
 log = logging.getLogger("campaigns.worker")
 
 CHANNEL = "campaigns_outbox"
-WORKER_ROLE = "campaigns_worker"
 # How long a hold notification keeps already-claimed mail of a campaign or contact from going out.
 HOLD_SECONDS = 120.0
-_DSN_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
-_DSN_PASSWORD_PARAM = re.compile(r"(password=)[^&\s]+", re.I)
-
-_RECORD_SQL = """
-SELECT message_id, status
-FROM campaigns.record_send_results(%(worker)s, %(ids)s::uuid[], %(outcomes)s::text[], %(responses)s::text[],
-                                   %(errors)s::text[], %(subjects)s::text[], now(), %(retry_base)s::interval,
-                                   %(retry_cap)s::interval)
-"""
-
-
-def redact_dsn(dsn: str) -> str:
-    return _DSN_PASSWORD_PARAM.sub(r"\1***", _DSN_PASSWORD.sub(r"\1***@", dsn))
-
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    rejected: int = 0
-    released: int = 0
-    lost_leases: int = 0
-    db_errors: int = 0
-    flushes: int = 0
-    flush_seconds: float = 0.0
-    claim_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    first_claim: float | None = None
-    last_result: float | None = None
-
-    def summary(self) -> str:
-        busy = (self.last_result - self.first_claim) if self.first_claim and self.last_result else 0.0
-        rate = self.sent / busy if busy > 0 else 0.0
-        return (f"sent={self.sent} retried={self.retried} failed={self.failed} rejected={self.rejected} "
-                f"released={self.released} claimed={self.claimed} lost_leases={self.lost_leases} "
-                f"db_errors={self.db_errors} busy={busy:.2f}s rate={rate:.0f}/s "
-                f"flushes={self.flushes} flush_time={self.flush_seconds:.2f}s claim_time={self.claim_seconds:.2f}s")
-
-
-@dataclass
-class WorkerOptions:
-    """Everything the worker needs, from Settings by default (tests and the bench override)."""
-
-    public_url: str
-    secret_key: str = field(repr=False)
-    default_relay: Relay = field(default=None)  # type: ignore[assignment]
-    default_from: str = "campaigns@localhost"
-    smtp_timeout: float = 30.0
-    batch_size: int = 100
-    lease_seconds: float = 300.0
-    poll_seconds: float = 2.0
-    max_connections: int = 4
-    retry_base_seconds: float = 60.0
-    retry_max_seconds: float = 3600.0
-    shutdown_seconds: float = 30.0
-    recorders: int = 1
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerOptions:
-        s = settings or get_settings()
-        if not s.secret_key and "secret_key" not in overrides:
-            raise RuntimeError("CAMPAIGNS_SECRET_KEY is not set: tracking and unsubscribe links cannot be signed")
-        values: dict[str, Any] = dict(
-            public_url=s.public_base_url, secret_key=s.secret_key,
-            default_relay=Relay(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_username, None, s.smtp_password),
-            default_from=s.default_from_email, smtp_timeout=s.smtp_timeout, batch_size=s.worker_batch_size,
-            lease_seconds=s.worker_lease_seconds, poll_seconds=s.worker_poll_seconds,
-            max_connections=s.worker_max_connections, retry_base_seconds=s.worker_retry_base_seconds,
-            retry_max_seconds=s.worker_retry_max_seconds,
-            shutdown_seconds=s.worker_shutdown_seconds,
-        )
-        values.update(overrides)
-        return cls(**values)
-
-
-class Job:
-    __slots__ = ("row", "relay", "deadline", "finished")
-
-    def __init__(self, row: dict[str, Any], relay: Relay, deadline: float) -> None:
-        self.row, self.relay, self.deadline = row, relay, deadline
-        self.finished = False
-
-
-class _RelayQueue:
-    """Jobs for one relay and the sender tasks that drain them. Each put wakes one waiting sender
-    (not all of them), so idle connections cost nothing per message."""
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.jobs: collections.deque[Job] = collections.deque()
-        self.waiters: collections.deque[asyncio.Future] = collections.deque()
-        self.tasks: set[asyncio.Task] = set()
-
-    def put(self, job: Job) -> None:
-        self.jobs.append(job)
-        self._wake_one()
-
-    def _wake_one(self) -> None:
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def wake_all(self) -> None:
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def get(self, idle_timeout: float, stopping: asyncio.Event) -> Job | None:
-        while True:
-            if self.jobs:
-                return self.jobs.popleft()
-            if stopping.is_set():
-                return None
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, idle_timeout)
-            except asyncio.TimeoutError:
-                if not self.jobs:
-                    return None
-
-
-class _DbConnection:
-    """A long-lived autocommit connection that re-opens itself after a failure."""
-
-    def __init__(self, dsn: str, name: str, role: str | None = WORKER_ROLE) -> None:
-        self.dsn, self.name, self.role = dsn, name, role
-        self.conn: psycopg.AsyncConnection | None = None
-
-    async def get(self) -> psycopg.AsyncConnection:
-        conn = self.conn
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        await self.reset()
-        conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, row_factory=dict_row,
-                                                     application_name=f"campaigns-worker {self.name}")
-        if self.role:
-            try:
-                await conn.execute(f"SET ROLE {self.role}")
-            except psycopg.errors.InsufficientPrivilege:
-                # The login role is not a member of campaigns_worker: keep its own rights.
-                log.warning("cannot SET ROLE %s; continuing as the connecting role", self.role)
-        self.conn = conn
-        return conn
-
-    async def reset(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            try:
-                await conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OSError)) and not isinstance(
-        exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable))
-
-
-class Recorder:
-    """Writes results back through record_send_results: the results that arrive while one call
-    commits go together in the next (group commit); each sender awaits its own result."""
-
-    def __init__(self, worker: Worker, flushers: int) -> None:
-        self.worker = worker
-        self.pending: list[tuple[Job, str, str | None, str | None, str | None, asyncio.Future]] = []
-        self.event = asyncio.Event()
-        self.conns = [_DbConnection(worker.dsn, f"recorder-{i}") for i in range(flushers)]
-        self.tasks: list[asyncio.Task] = []
-        self.busy = 0
-
-    def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._flusher(c), name=f"recorder-{i}") for i, c in enumerate(self.conns)]
-
-    async def record(self, job: Job, outcome: str, response: str | None, error: str | None,
-                     subject: str | None) -> str | None:
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((job, outcome, response, error, subject, future))
-        self.event.set()
-        return await future
-
-    async def _flusher(self, db: _DbConnection) -> None:
-        while True:
-            if not self.pending:
-                self.event.clear()
-                await self.event.wait()
-                continue
-            batch, self.pending = self.pending, []
-            self.busy += 1
-            try:
-                await self._flush(db, batch)
-            except Exception as exc:  # noqa: BLE001 - a flusher must outlive any one batch
-                log.exception("recording %d results failed", len(batch))
-                for item in batch:
-                    if not item[5].done():
-                        item[5].set_exception(exc)
-            finally:
-                self.busy -= 1
-
-    async def _flush(self, db: _DbConnection, batch: list) -> None:
-        params = {
-            "worker": self.worker.worker_id,
-            "retry_base": f"{self.worker.options.retry_base_seconds} seconds",
-            "retry_cap": f"{self.worker.options.retry_max_seconds} seconds",
-            "ids": [item[0].row["message_id"] for item in batch],
-            "outcomes": [item[1] for item in batch],
-            "responses": [item[2] for item in batch],
-            "errors": [item[3] for item in batch],
-            "subjects": [item[4] for item in batch],
-        }
-        delay = 0.1
-        while True:
-            try:
-                conn = await db.get()
-                started = time.monotonic()
-                cursor = await conn.execute(_RECORD_SQL, params)
-                rows = await cursor.fetchall()
-                self.worker.stats.flushes += 1
-                self.worker.stats.flush_seconds += time.monotonic() - started
-                break
-            except Exception as exc:  # noqa: BLE001 - classified below
-                self.worker.stats.db_errors += 1
-                if _is_connection_error(exc) or isinstance(exc, (psycopg.errors.DeadlockDetected,
-                                                                 psycopg.errors.SerializationFailure)):
-                    # Unknown whether a broken commit went through; replaying is safe (a recorded
-                    # row is no longer leased, so the call is a no-op for it).
-                    log.warning("recording %d results failed (%s); retrying", len(batch), type(exc).__name__)
-                    await db.reset()
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
-                    continue
-                log.exception("recording %d results failed", len(batch))
-                for item in batch:
-                    if not item[5].done():
-                        item[5].set_exception(exc)
-                return
-        statuses = {row["message_id"]: row["status"] for row in rows}
-        for item in batch:
-            if not item[5].done():
-                item[5].set_result(statuses.get(item[0].row["message_id"]))
-
-    async def drain(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while (self.pending or self.busy) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        for db in self.conns:
-            await db.reset()
 
 
 class Worker:
@@ -326,7 +66,7 @@ class Worker:
         self.limiter = RateLimiter()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._relays: dict[tuple, _RelayQueue] = {}
+        self._relays: dict[tuple, RelayQueue] = {}
         self._inflight: set[UUID] = set()
         self._backlog = 0
         self._held_campaigns: dict[UUID, float] = {}
@@ -360,10 +100,10 @@ class Worker:
         if not opts.public_url.startswith("https://"):
             log.warning("CAMPAIGNS_PUBLIC_URL is %s: tracking and List-Unsubscribe links should be https in production",
                         opts.public_url)
-        self._recorder = Recorder(self, opts.recorders)
+        self._recorder = Recorder(self.dsn, self.worker_id, opts, self.stats)
         self._recorder.start()
         listener = None if self.once else asyncio.create_task(self._listen(), name="listener")
-        claimer_db = _DbConnection(self.dsn, "claimer")
+        claimer_db = DbConnection(self.dsn, "claimer")
         try:
             await self._claim_loop(claimer_db)
         finally:
@@ -376,7 +116,7 @@ class Worker:
             log.info("worker %s stopped: %s", self.worker_id, self.stats.summary())
         return self.stats
 
-    async def _claim_loop(self, db: _DbConnection) -> None:
+    async def _claim_loop(self, db: DbConnection) -> None:
         opts = self.options
         delay = 0.2
         last_report = time.monotonic()
@@ -391,7 +131,7 @@ class Worker:
                     delay = 0.2
                 except Exception as exc:  # noqa: BLE001
                     self.stats.db_errors += 1
-                    if not _is_connection_error(exc):
+                    if not is_connection_error(exc):
                         log.exception("claim failed")
                     else:
                         log.warning("claim failed (%s); reconnecting in %.1fs", type(exc).__name__, delay)
@@ -418,7 +158,7 @@ class Worker:
         except asyncio.TimeoutError:
             pass
 
-    async def _claim(self, db: _DbConnection, limit: int) -> int:
+    async def _claim(self, db: DbConnection, limit: int) -> int:
         conn = await db.get()
         started = time.monotonic()
         cursor = await conn.execute(
@@ -442,7 +182,7 @@ class Worker:
             relay = self._relay_for(row)
             queue = self._relays.get(relay.key)
             if queue is None:
-                queue = self._relays[relay.key] = _RelayQueue(relay)
+                queue = self._relays[relay.key] = RelayQueue(relay)
             queue.put(Job(row, relay, deadline))
             self._ensure_senders(queue)
         return len(rows)
@@ -455,7 +195,7 @@ class Worker:
         port = row.get("smtp_port") or {"tls": 465, "starttls": 587}.get(security, 25)
         return Relay(host, port, security, row.get("smtp_username"), row.get("smtp_password_env"))
 
-    def _ensure_senders(self, queue: _RelayQueue) -> None:
+    def _ensure_senders(self, queue: RelayQueue) -> None:
         wanted = min(self.options.max_connections, len(queue.jobs) + len(queue.tasks))
         while len(queue.tasks) < wanted:
             task = asyncio.create_task(self._sender(queue), name=f"sender-{queue.relay.host}-{len(queue.tasks)}")
@@ -464,7 +204,7 @@ class Worker:
 
     # -- sending --------------------------------------------------------------------------------------------
 
-    async def _sender(self, queue: _RelayQueue) -> None:
+    async def _sender(self, queue: RelayQueue) -> None:
         connection = SmtpConnection(queue.relay, self.options.smtp_timeout)
         try:
             while True:
@@ -568,7 +308,7 @@ class Worker:
     async def _listen(self) -> None:
         delay = 0.2
         while not self.stopping:
-            db = _DbConnection(self.dsn, "listener", role=None)
+            db = DbConnection(self.dsn, "listener", role=None)
             try:
                 conn = await db.get()
                 await conn.execute(f"LISTEN {CHANNEL}")

@@ -2,7 +2,7 @@
 
 Starts the embedded cluster (unless DATABASE_URL is set), migrates, creates the demo tenant once
 (its key is kept in .local/demo.json so a second run reuses the data) with a launched demo campaign
-(service.demo_data; steps processed every minute), starts a local SMTP catcher
+(service.dev.demo_data; steps processed every minute), starts a local SMTP catcher
 (unless SMTP_HOST names a relay) and an in-process outbox worker pointed at it, and serves the API
 until Ctrl-C, then stops what it started. Without CAMPAIGNS_SECRET_KEY a key is generated once and
 kept in .local/secret_key, so tracking links keep working across runs.
@@ -20,23 +20,28 @@ from pathlib import Path
 from uuid import UUID
 
 from service.config import get_settings
-from service.demo_data import process_every_minute, seed_demo_campaign
+from service.dev.demo_data import process_every_minute, seed_demo_campaign
 from service.migrate import migrate
 from service.report.links import ReportLinkSigner
 from service.tenants import create_tenant
 
-DEMO_FILE = Path(os.environ.get("CAMPAIGNS_DEMO_FILE", ".local/demo.json"))
 SECRET_FILE = Path(".local/secret_key")
 
 
+def demo_file() -> Path:
+    """Where the demo tenant's id and API key are kept between runs."""
+    return Path(get_settings().dev.demo_file)
+
+
 def ensure_demo_tenant(url: str) -> dict:
-    if DEMO_FILE.exists():
-        return json.loads(DEMO_FILE.read_text())
+    path = demo_file()
+    if path.exists():
+        return json.loads(path.read_text())
     tenant_id, api_key = create_tenant(url, "Demo", "demo@example.com")
     demo = {"tenant_id": str(tenant_id), "api_key": api_key}
-    DEMO_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_FILE.write_text(json.dumps(demo, indent=2))
-    DEMO_FILE.chmod(0o600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(demo, indent=2))
+    path.chmod(0o600)
     return demo
 
 
@@ -81,12 +86,12 @@ def run_demo() -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.embedded_pg import default_cluster
+    from service.dev.embedded_pg import default_cluster
 
     settings = get_settings()
     cluster = None
-    if settings.database_url:
-        url = settings.database_url
+    if settings.database.url:
+        url = settings.database.url
     else:
         cluster = default_cluster()
         started = cluster.start()
@@ -94,15 +99,14 @@ def run_demo() -> int:
         print(f"PostgreSQL {'started' if started else 'already running'}: {url}")
     catcher = worker = None
     try:
-        for line in migrate(url).lines():
-            print(line)
+        print(migrate(url).summary())
         demo = ensure_demo_tenant(url)
         ensure_secret_key()
         settings = get_settings()
         if not os.environ.get("SMTP_HOST"):
-            from service.smtp_catcher import SmtpCatcher
+            from service.dev.smtp_catcher import SmtpCatcher
 
-            catcher = SmtpCatcher(settings.maildir, "127.0.0.1", settings.smtp_port).start()
+            catcher = SmtpCatcher(settings.dev.maildir, "127.0.0.1", settings.smtp.port).start()
             os.environ["SMTP_HOST"] = "127.0.0.1"
             get_settings.cache_clear()
             settings = get_settings()
@@ -111,22 +115,22 @@ def run_demo() -> int:
         app = create_app(url)
         campaign_id = seed_demo_campaign(url, demo["tenant_id"])
         every_minute = process_every_minute(url)
-        base = settings.public_base_url
-        token = ReportLinkSigner(settings.secret_key).sign(UUID(demo["tenant_id"]), campaign_id, int(time.time()) + 30 * 86400)
+        base = settings.public_url
+        token = ReportLinkSigner(settings.links.secret_key).sign(UUID(demo["tenant_id"]), campaign_id, int(time.time()) + 30 * 86400)
         print(f"demo tenant: {demo['tenant_id']}")
         print(f"API key:     {demo['api_key']}")
         print(f"API docs:    {base}/docs")
         print(f"readiness:   {base}/ready")
         if catcher is not None:
-            print(f"SMTP catcher: {catcher.host}:{catcher.port}, mail kept in {settings.maildir} "
+            print(f"SMTP catcher: {catcher.host}:{catcher.port}, mail kept in {settings.dev.maildir} "
                   "(list it with `campaignctl smtp-catcher --list`)")
-        print(f"outbox worker: in this process, sending to {settings.smtp_host}:{settings.smtp_port}")
+        print(f"outbox worker: in this process, sending to {settings.smtp.host}:{settings.smtp.port}")
         print(f"demo campaign: {campaign_id} (welcome, wait 2 minutes, branch on the open)")
         print(f"report page:  {base}/reports/campaigns/{campaign_id}?token={token}")
         print("steps are processed every minute by pg_cron" if every_minute
               else "pg_cron is not in this database: run SELECT campaigns.process_due_steps() to advance")
         print("Ctrl-C stops everything.")
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", log_config=None)
+        uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="info", log_config=None)
     finally:
         if worker is not None:
             worker.stop()
