@@ -22,7 +22,8 @@ from service.tracking.routes import public_route_handlers
 from service.worker.lifespan import worker_lifespan
 
 # Routes outside the API-key guard of /api: the tracking links in emails (open pixel, click redirect,
-# unsubscribe) and the report page authenticate by signed token; /metrics is for the scraper.
+# unsubscribe) authenticate by signed token, the report page by API key or signed link; /metrics is
+# for the scraper and /docs/assets holds the API docs' scripts and styles.
 PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, metrics, swagger_assets]
 
 

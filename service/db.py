@@ -45,16 +45,65 @@ class AuthContext:
     user_id: UUID
 
 
-async def authenticate(pool: AsyncConnectionPool, api_key: str) -> AuthContext | None:
-    """Resolve an API key through campaigns.authenticate_api_key (SECURITY DEFINER, hashes only)."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT tenant_id, user_id FROM campaigns.authenticate_api_key(%s)", (api_key,)
-        )
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    return AuthContext(tenant_id=row["tenant_id"], user_id=row["user_id"])
+# Resolves the key (SECURITY DEFINER, hashes only) and, in the same statement and transaction, sets the
+# tenant and user for Row Level Security: one round trip. No row: the key is unknown, nothing is set.
+_AUTHENTICATE_AND_SCOPE = """
+SELECT a.tenant_id, a.user_id,
+       set_config('campaigns.tenant_id', a.tenant_id::text, true),
+       set_config('campaigns.user_id', coalesce(a.user_id::text, ''), true)
+FROM campaigns.authenticate_api_key(%s) a
+"""
+
+
+class RequestTransaction:
+    """One request's pooled connection and its transaction, opened by the API key.
+
+    `begin` checks the connection out, opens the transaction and resolves the key with the tenant
+    set, in one statement; `end` commits (or rolls back when given the error) and returns the
+    connection. `end` is idempotent, so a safety net may call it again."""
+
+    __slots__ = ("pool", "conn", "auth", "_tx", "_open")
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self.conn: psycopg.AsyncConnection | None = None
+        self.auth: AuthContext | None = None
+        self._tx: Any = None
+        self._open = False
+
+    async def begin(self, api_key: str) -> AuthContext | None:
+        """The key's tenant and user, with the transaction open for them; None (and released) when unknown."""
+        self.conn = await self.pool.getconn()
+        self._open = True
+        try:
+            self._tx = self.conn.transaction()
+            await self._tx.__aenter__()
+            cur = await self.conn.execute(_AUTHENTICATE_AND_SCOPE, (api_key,))
+            row = await cur.fetchone()
+        except BaseException as exc:
+            await self.end(exc)
+            raise
+        if row is None:
+            await self.end(None)
+            return None
+        self.auth = AuthContext(tenant_id=row["tenant_id"], user_id=row["user_id"])
+        return self.auth
+
+    @property
+    def open(self) -> bool:
+        return self._open
+
+    async def end(self, error: BaseException | None) -> None:
+        """Commit, or roll back when `error` is given; then give the connection back to the pool."""
+        if not self._open:
+            return
+        self._open = False
+        conn, tx, self._tx = self.conn, self._tx, None
+        try:
+            if tx is not None:
+                await tx.__aexit__(type(error) if error else None, error, error.__traceback__ if error else None)
+        finally:
+            await self.pool.putconn(conn)
 
 
 @asynccontextmanager
@@ -63,6 +112,7 @@ async def tenant_transaction(
 ) -> AsyncIterator[psycopg.AsyncConnection]:
     """One transaction with campaigns.tenant_id (and campaigns.user_id) set locally: RLS shows this
     tenant's rows only, and functions that record an actor (created_by, approvals, audit) read the user.
+    For callers that know the tenant already (a signed link); with an API key use RequestTransaction.
 
     Commits when the block ends normally, rolls back when it raises."""
     async with pool.connection() as conn:
@@ -72,6 +122,22 @@ async def tenant_transaction(
                 (str(tenant_id), str(user_id) if user_id else ""),
             )
             yield conn
+
+
+@asynccontextmanager
+async def api_key_transaction(pool: AsyncConnectionPool, api_key: str) -> AsyncIterator[RequestTransaction | None]:
+    """A RequestTransaction as a block: None when the key is unknown; commits when the block ends
+    normally, rolls back when it raises."""
+    request_tx = RequestTransaction(pool)
+    if await request_tx.begin(api_key) is None:
+        yield None
+        return
+    try:
+        yield request_tx
+    except BaseException as exc:
+        await request_tx.end(exc)
+        raise
+    await request_tx.end(None)
 
 
 class _RawJson(Loader):

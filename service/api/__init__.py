@@ -8,7 +8,7 @@ from litestar.di import Provide
 
 from service.api.ab_tests import AbTestController
 from service.api.approvals import ApprovalController, CampaignApprovalController
-from service.api.auth import provide_db, require_api_key
+from service.api.auth import provide_db, release_request_transaction, require_api_key
 from service.api.campaigns import CampaignController
 from service.api.contacts import ContactController
 from service.api.intake import IntakeController
@@ -34,6 +34,7 @@ def api_router() -> Router:
         path="/api",
         route_handlers=CONTROLLERS,
         guards=[require_api_key],
+        middleware=[release_request_transaction],
         dependencies={"db": Provide(provide_db)},
         security=[{BEARER: []}],
     )

@@ -4,100 +4,19 @@ hold-back, the z-test and the deployment are the engine's (db/functions/37_ab_te
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.common import DbDep, Email, LongText, ShortText, endpoint, one
+from service.api.common import DbDep, endpoint, one
 from service.api.examples import CAMPAIGN_ID, STEP_ID
+from service.schemas.ab_tests import AbTestPut, AbTestRead, WinnerChoice, WinnerDeployed
 
 VARIANT_A_ID = "ab000000-0000-4000-8000-00000000000a"
 VARIANT_B_ID = "ab000000-0000-4000-8000-00000000000b"
 AB_TEST_ID = "ab000000-0000-4000-8000-000000000001"
-
-Percent = Annotated[float, msgspec.Meta(gt=0, le=100)]
-Confidence = Annotated[float, msgspec.Meta(gt=0, lt=100)]
-Hours = Annotated[float, msgspec.Meta(ge=2, le=720)]
-
-
-class VariantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """What this variant changes; a field left out keeps the step's own value."""
-
-    subject_line: Annotated[str, msgspec.Meta(max_length=998)] | None = None
-    email_content: LongText | None = None
-    sender_name: ShortText | None = None
-    sender_email: Email | None = None
-    is_control: bool = False
-
-
-class AbTestPut(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    variants: Annotated[list[VariantIn], msgspec.Meta(min_length=2, max_length=5)]
-    test_name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] = "A/B test"
-    sample_percent: Percent = 20
-    duration_hours: Hours = 4
-    win_metric: Literal["open_rate", "click_rate"] = "open_rate"
-    confidence_threshold: Confidence = 95
-    minimum_sample_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 100
-
-
-class VariantRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    variant_name: str
-    is_control: bool
-    subject_line: str | None
-    email_content: str | None
-    sender_name: str | None
-    sender_email: str | None
-    created_at: datetime
-
-
-class VariantResult(msgspec.Struct, kw_only=True):
-    variant_id: UUID
-    variant_name: str
-    is_control: bool
-    sent: int
-    delivered: int
-    unique_opens: int
-    unique_clicks: int
-    open_rate: float
-    click_rate: float
-    confidence: float | None
-    lift: float | None
-    is_winner: bool | None
-
-
-class AbTestRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    campaign_id: UUID
-    step_id: UUID
-    test_name: str
-    status: Literal["draft", "running", "winner_deployed"]
-    sample_percent: float
-    duration_hours: float
-    win_metric: str
-    confidence_threshold: float
-    minimum_sample_size: int
-    if_no_winner: str
-    started_at: datetime | None
-    decided_at: datetime | None
-    decision: str | None
-    winner_variant_id: UUID | None
-    created_at: datetime
-    updated_at: datetime
-    variants: list[VariantRead]
-    results: list[VariantResult]
-
-
-class WinnerChoice(msgspec.Struct, forbid_unknown_fields=True):
-    variant_id: UUID
-
-
-class WinnerDeployed(msgspec.Struct):
-    released: int
 
 
 _VARIANT = {"subject_line": None, "email_content": None, "sender_name": None, "sender_email": None,

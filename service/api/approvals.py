@@ -4,60 +4,15 @@ approver with comments (db/functions/74_approvals.sql). Pending requests expire 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from service.api.common import (
-    DbDep,
-    Limit,
-    Offset,
-    Pagination,
-    endpoint,
-    one,
-    page_query,
-)
+from service.api.common import DbDep, Limit, Offset, endpoint, one, page_query
 from service.api.examples import APPROVAL, USER_ID, page
-
-ApprovalRole = Literal["campaign_manager", "compliance_officer"]
-ApprovalStatus = Literal["pending", "approved", "rejected"]
-Comments = Annotated[str, msgspec.Meta(max_length=10_000)]
-
-
-class Approver(msgspec.Struct, forbid_unknown_fields=True):
-    user_id: UUID
-    role: ApprovalRole
-
-
-class ApprovalRequest(msgspec.Struct, forbid_unknown_fields=True):
-    approvers: Annotated[list[Approver], msgspec.Meta(min_length=1, max_length=20)]
-
-
-class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True):
-    comments: Comments | None = None
-
-
-class ApprovalRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    campaign_id: UUID
-    approver_id: UUID
-    approval_role: ApprovalRole
-    status: ApprovalStatus
-    round: int
-    comments: str | None
-    requested_by: UUID | None
-    requested_at: datetime
-    reviewed_at: datetime | None
-
-
-class ApprovalPage(msgspec.Struct):
-    items: list[ApprovalRead]
-    pagination: Pagination
-
+from service.schemas.approvals import ApprovalPage, ApprovalRead, ApprovalRequest, ApprovalStatus, ReviewRequest
 
 APPROVAL_DOC = "to_jsonb(a) - 'tenant_id'"
 Q_REQUEST = f"SELECT coalesce(jsonb_agg({APPROVAL_DOC} ORDER BY a.approval_role, a.approver_id), '[]'::jsonb) FROM campaigns.request_approval(%s, %s::jsonb) a"

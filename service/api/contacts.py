@@ -7,130 +7,31 @@ one set-based call per batch or CSV chunk, which saves the valid rows and report
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from service.api.common import (
-    UNSET,
-    DbDep,
-    Email,
-    Int32,
-    Limit,
-    Offset,
-    Pagination,
-    ShortText,
-    Tag,
-    Timezone,
-    Unset,
-    encode,
-    endpoint,
-    not_found,
-    one,
-    page_query,
-)
+from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query
 from service.api.examples import CONTACT, page
 from service.contacts_csv import CsvError, csv_columns, csv_records, csv_row, has_email_column
 from service.errors import ApiError
+from service.schemas.contacts import (
+    ContactBatch,
+    ContactCreate,
+    ContactPage,
+    ContactRead,
+    ContactStatus,
+    ContactUpdate,
+    ImportResult,
+    UpsertResult,
+)
 
-ContactStatus = Literal["active", "unsubscribed", "bounced"]
-Tags = Annotated[list[Tag], msgspec.Meta(max_length=100)]
-CustomFields = Annotated[dict[str, Any], msgspec.Meta(description="Free-form attributes, read by segments as custom.<name>")]
-
-BATCH_MAX = 10_000
 CSV_CHUNK = 1_000
 CSV_MAX_ERRORS = 10_000
 CSV_MAX_BYTES = 256 * 1024 * 1024
-
-
-class ContactCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    email: Email
-    first_name: ShortText | None | Unset = UNSET
-    last_name: ShortText | None | Unset = UNSET
-    company: ShortText | None | Unset = UNSET
-    job_title: ShortText | None | Unset = UNSET
-    city: ShortText | None | Unset = UNSET
-    state: ShortText | None | Unset = UNSET
-    country: ShortText | None | Unset = UNSET
-    timezone: Timezone | None | Unset = UNSET
-    custom_fields: CustomFields | Unset = UNSET
-    score: Int32 | Unset = UNSET
-    tags: Tags | Unset = UNSET
-
-
-class ContactUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    email: Email | Unset = UNSET
-    first_name: ShortText | None | Unset = UNSET
-    last_name: ShortText | None | Unset = UNSET
-    company: ShortText | None | Unset = UNSET
-    job_title: ShortText | None | Unset = UNSET
-    city: ShortText | None | Unset = UNSET
-    state: ShortText | None | Unset = UNSET
-    country: ShortText | None | Unset = UNSET
-    timezone: Timezone | None | Unset = UNSET
-    custom_fields: CustomFields | Unset = UNSET
-    score: Int32 | Unset = UNSET
-    tags: Tags | Unset = UNSET
-    status: ContactStatus | Unset = UNSET
-
-
-class ContactRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    email: str
-    first_name: str | None
-    last_name: str | None
-    company: str | None
-    job_title: str | None
-    city: str | None
-    state: str | None
-    country: str | None
-    timezone: str | None
-    custom_fields: dict[str, Any]
-    score: int
-    status: ContactStatus
-    tags: list[str]
-    created_at: datetime
-    updated_at: datetime
-
-
-class ContactPage(msgspec.Struct):
-    items: list[ContactRead]
-    pagination: Pagination
-
-
-class ContactBatch(msgspec.Struct, forbid_unknown_fields=True):
-    """Contacts to upsert by email. Each row is an object with the fields of a contact (not status);
-    a row that is invalid is reported, the valid ones are saved."""
-
-    contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
-
-
-class RowError(msgspec.Struct):
-    index: int
-    code: str
-    field: str | None
-    message: str
-
-
-class UpsertResult(msgspec.Struct, kw_only=True):
-    created: int
-    updated: int
-    rejected: int
-    errors: list[RowError]
-
-
-class ImportResult(msgspec.Struct, kw_only=True):
-    rows: int
-    created: int
-    updated: int
-    rejected: int
-    errors: list[RowError]
-    errors_truncated: bool = False
-    ignored_columns: list[str] = []
 
 
 CONTACT_DOC = "to_jsonb(c) - 'tenant_id' - 'consecutive_soft_bounces'"

@@ -14,10 +14,8 @@ import re
 from datetime import datetime, timezone
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 from litestar import Controller, Request
 from litestar.exceptions import HTTPException
@@ -26,51 +24,12 @@ from psycopg.types.json import Jsonb
 
 from service.api.common import DbDep, endpoint
 from service.errors import SQLSTATE_CODES
+from service.schemas.intake import EventBatch, EventBatchResult, EventResult, ProviderEvent, ReplyResult
 
 _RECORD_AT = "SELECT campaigns.record_email_event(%s, %s, %s, %s) AS recorded"
 
 INTAKE_EVENT_TYPES = ("delivered", "bounce_hard", "bounce_soft", "complaint", "reply", "open", "click", "unsubscribe")
 MAX_BATCH = 1000
-
-
-class ProviderEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One event reported by a provider. Name the message by our id or by its SMTP Message-ID."""
-
-    type: str
-    message_id: UUID | None = None
-    smtp_message_id: str | None = None
-    occurred_at: datetime | None = None
-    provider_event_id: str | None = None
-    details: dict[str, Any] | None = None
-
-
-class EventBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    events: list[ProviderEvent]
-
-
-class EventResult(msgspec.Struct, kw_only=True, omit_defaults=True):
-    index: int
-    # recorded | duplicate (a provider_event_id seen before) | not_found | invalid
-    status: str
-    message_id: UUID | None = None
-    code: str | None = None
-    detail: str | None = None
-
-
-class EventBatchResult(msgspec.Struct, kw_only=True):
-    results: list[EventResult]
-    recorded: int
-    duplicates: int
-    not_found: int
-    invalid: int
-
-
-class ReplyResult(msgspec.Struct, kw_only=True):
-    matched: bool
-    message_id: UUID | None = None
-    # references (In-Reply-To / References) or subject (subject + sender fallback)
-    matched_by: str | None = None
-    recorded: bool = False
 
 
 _ANGLE_ID = re.compile(r"<[^<>\s]+>")

@@ -80,3 +80,27 @@ def attach_examples(app: Litestar) -> None:
         if operation:
             for media in (operation["responses"].get("200", {}).get("content") or {}).values():
                 media["examples"] = {"example": {"summary": "A successful response", "value": example}}
+
+
+def route_table(app: Litestar) -> str:
+    """Every documented route as a Markdown table (method, path, operationId, summary, auth), from the
+    app's own route table: docs/api.md carries it, and a test keeps the two equal."""
+    rows = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for method, entry in sorted(route.route_handler_map.items()):
+            handler = _handler(entry)
+            if method in ("OPTIONS", "HEAD") or not handler.resolve_include_in_schema():
+                continue
+            if route.path.startswith("/api/"):
+                auth = "API key"
+            elif route.path.startswith("/reports/"):
+                auth = "API key or signed link"
+            else:
+                auth = "none"
+            summary = (handler.summary or "").replace("|", "\\|")
+            rows.append((route.path_format, method, handler.operation_id or "", summary, auth))
+    lines = ["| method | path | operationId | what | auth |", "|---|---|---|---|---|"]
+    lines += [f"| {method} | `{path}` | {op} | {summary} | {auth} |" for path, method, op, summary, auth in sorted(rows)]
+    return "\n".join(lines) + "\n"

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
@@ -16,17 +14,7 @@ from service.api.common import DbDep, endpoint, not_found
 from service.api.examples import CAMPAIGN_ID
 from service.config import get_settings
 from service.report.routes import report_signer
-
-MAX_LINK_HOURS = 24 * 90
-
-
-class ReportLinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    expires_in_hours: Annotated[int, msgspec.Meta(ge=1, le=MAX_LINK_HOURS)] = 24 * 7
-
-
-class ReportLink(msgspec.Struct):
-    url: str
-    expires_at: datetime
+from service.schemas.reports import ReportLink, ReportLinkRequest
 
 
 class ReportLinkController(Controller):

@@ -2,70 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
-import msgspec
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.common import (
-    UNSET,
-    DbDep,
-    Email,
-    Limit,
-    Offset,
-    Pagination,
-    PositiveInt,
-    ShortText,
-    Unset,
-    encode,
-    endpoint,
-    not_found,
-    one,
-    page_query,
-)
+from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query
 from service.api.examples import SENDER, page
-
-
-class SenderCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Limits are opt-in: null = none. The cold-email preset is daily_limit 50, min_gap_seconds 120."""
-
-    from_email: Email
-    from_name: ShortText | None = None
-    reply_to_email: Email | None = None
-    daily_limit: PositiveInt | None = None
-    min_gap_seconds: PositiveInt | None = None
-    is_active: bool = True
-    workspace_id: UUID | None = None
-
-
-class SenderUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    from_email: Email | Unset = UNSET
-    from_name: ShortText | None | Unset = UNSET
-    reply_to_email: Email | None | Unset = UNSET
-    daily_limit: PositiveInt | None | Unset = UNSET
-    min_gap_seconds: PositiveInt | None | Unset = UNSET
-    is_active: bool | Unset = UNSET
-
-
-class SenderRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    workspace_id: UUID | None
-    from_email: str
-    from_name: str | None
-    reply_to_email: str | None
-    daily_limit: int | None
-    min_gap_seconds: int | None
-    is_active: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class SenderPage(msgspec.Struct):
-    items: list[SenderRead]
-    pagination: Pagination
-
+from service.schemas.senders import SenderCreate, SenderPage, SenderRead, SenderUpdate
 
 SENDER_DOC = "to_jsonb(s) - 'tenant_id' - 'last_slot_at'"
 Q_CREATE = f"""

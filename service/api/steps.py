@@ -7,25 +7,12 @@ delete_step for running campaigns (db/functions/78_campaign_api.sql, docs/api.md
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import msgspec
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.campaigns import StepRead
-from service.api.common import (
-    UNSET,
-    DbDep,
-    LongText,
-    PositiveInt,
-    ShortText,
-    Unset,
-    encode,
-    endpoint,
-    one,
-)
+from service.api.common import DbDep, encode, endpoint, one
 from service.api.examples import (
     FOLLOW_UP_STEP,
     STEP,
@@ -34,57 +21,8 @@ from service.api.examples import (
     STEP_ID,
     WAIT_STEP,
 )
-
-StepType = Literal["email", "wait", "condition", "action"]
-WaitUnit = Literal["minutes", "hours", "days", "weeks"]
-ActionType = Literal["add_tag", "remove_tag", "update_field", "adjust_score", "exit", "move_to_campaign", "notify"]
-Subject = Annotated[str, msgspec.Meta(max_length=998)]
-Rules = Annotated[dict[str, Any], msgspec.Meta(description="A condition rule: {type: email_opened|email_clicked|email_replied|lead_score|contact_attribute, …} (docs/engine.md)")]
-ActionConfig = Annotated[dict[str, Any], msgspec.Meta(description="The action's settings, e.g. {\"tag\": \"hot\"} (docs/engine.md)")]
-
-
-class StepCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A new step. `after_step_id` links it in after that step (which then points to it)."""
-
-    step_type: StepType
-    step_order: PositiveInt | Unset = UNSET
-    step_name: ShortText | None | Unset = UNSET
-    template_id: UUID | None | Unset = UNSET
-    subject_line: Subject | None | Unset = UNSET
-    email_content: LongText | None | Unset = UNSET
-    wait_duration_value: PositiveInt | None | Unset = UNSET
-    wait_duration_unit: WaitUnit | None | Unset = UNSET
-    condition_rules: Rules | None | Unset = UNSET
-    email_step_id: UUID | None | Unset = UNSET
-    true_next_step_id: UUID | None | Unset = UNSET
-    false_next_step_id: UUID | None | Unset = UNSET
-    action_type: ActionType | None | Unset = UNSET
-    action_config: ActionConfig | Unset = UNSET
-    next_step_id: UUID | None | Unset = UNSET
-    after_step_id: UUID | Unset = UNSET
-
-
-class StepUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    step_type: StepType | Unset = UNSET
-    step_order: PositiveInt | Unset = UNSET
-    step_name: ShortText | None | Unset = UNSET
-    template_id: UUID | None | Unset = UNSET
-    subject_line: Subject | None | Unset = UNSET
-    email_content: LongText | None | Unset = UNSET
-    wait_duration_value: PositiveInt | None | Unset = UNSET
-    wait_duration_unit: WaitUnit | None | Unset = UNSET
-    condition_rules: Rules | None | Unset = UNSET
-    email_step_id: UUID | None | Unset = UNSET
-    true_next_step_id: UUID | None | Unset = UNSET
-    false_next_step_id: UUID | None | Unset = UNSET
-    action_type: ActionType | None | Unset = UNSET
-    action_config: ActionConfig | Unset = UNSET
-    next_step_id: UUID | None | Unset = UNSET
-
-
-class ReorderRequest(msgspec.Struct, forbid_unknown_fields=True):
-    step_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=20, description="Every step of the campaign, in the new order")]
-
+from service.schemas.common import UNSET
+from service.schemas.steps import ReorderRequest, StepCreate, StepRead, StepUpdate
 
 STEP_DOC = "to_jsonb(s) - 'tenant_id'"
 Q_CREATE = f"SELECT {STEP_DOC} FROM campaigns.create_step(%s, %s::jsonb, %s) s"

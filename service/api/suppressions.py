@@ -3,60 +3,21 @@ against the tenant's list and the global one (db/functions/76_suppressions.sql).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Controller
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from service.api.common import (
-    DbDep,
-    Email,
-    Limit,
-    Offset,
-    Pagination,
-    ShortText,
-    endpoint,
-    one,
-    page_query,
-)
+from service.api.common import DbDep, Limit, Offset, endpoint, one, page_query
 from service.api.examples import SUPPRESSION, page
-
-SuppressionReason = Literal["unsubscribe", "hard_bounce", "soft_bounce", "complaint", "manual", "import"]
-
-
-class SuppressionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    email: Email
-    reason: SuppressionReason = "manual"
-    source: ShortText | None = "api"
-    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
-
-
-class SuppressionRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    email: str
-    reason: SuppressionReason
-    source: str | None
-    added_by: UUID | None
-    added_at: datetime
-    expires_at: datetime | None
-
-
-class SuppressionPage(msgspec.Struct):
-    items: list[SuppressionRead]
-    pagination: Pagination
-
-
-class SuppressionCheck(msgspec.Struct, kw_only=True):
-    email: str
-    suppressed: bool
-    scope: Literal["tenant", "global"] | None
-    reason: str | None
-    added_at: datetime | None
-    expires_at: datetime | None
-
+from service.schemas.suppressions import (
+    SuppressionCheck,
+    SuppressionCreate,
+    SuppressionPage,
+    SuppressionRead,
+    SuppressionReason,
+)
 
 SUPPRESSION_DOC = "to_jsonb(s) - 'tenant_id'"
 Q_ADD = f"SELECT {SUPPRESSION_DOC} FROM campaigns.add_suppression(%s, %s, %s, %s) s"

@@ -3,68 +3,16 @@ save time (service/liquid.py): a syntax error or an unknown filter is a 422."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.common import (
-    UNSET,
-    DbDep,
-    Limit,
-    Name,
-    Offset,
-    Pagination,
-    Unset,
-    encode,
-    endpoint,
-    not_found,
-    one,
-    page_query,
-)
+from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query
 from service.api.examples import TEMPLATE, page
-from service.liquid import check_template
 from service.errors import ApiError
-
-Subject = Annotated[str, msgspec.Meta(max_length=998)]
-Body = Annotated[str, msgspec.Meta(max_length=100_000)]
-
-
-class TemplateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A Liquid template; at least one of html_content and text_content."""
-
-    name: Name
-    subject: Subject = ""
-    html_content: Body | None = None
-    text_content: Body | None = None
-    workspace_id: UUID | None = None
-
-
-class TemplateUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Name | Unset = UNSET
-    subject: Subject | Unset = UNSET
-    html_content: Body | None | Unset = UNSET
-    text_content: Body | None | Unset = UNSET
-
-
-class TemplateRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    workspace_id: UUID | None
-    name: str
-    subject: str
-    html_content: str | None
-    text_content: str | None
-    created_by: UUID | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class TemplatePage(msgspec.Struct):
-    items: list[TemplateRead]
-    pagination: Pagination
+from service.liquid import check_template
+from service.schemas.templates import TemplateCreate, TemplatePage, TemplateRead, TemplateUpdate
 
 
 def validate_liquid(data: TemplateCreate | TemplateUpdate) -> None:

@@ -3,24 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
-import msgspec
 from litestar import Controller
 
 from service.api.common import DbDep, endpoint, one
+from service.schemas.usage import UsageRead
 
 USAGE_EXAMPLE = {"month": "2030-03-01", "sent": 41250, "monthly_email_quota": 100000, "remaining": 58750,
                  "deferred_until": None, "max_send_rate_per_second": 50.0}
-
-
-class UsageRead(msgspec.Struct, kw_only=True):
-    month: date
-    sent: int
-    monthly_email_quota: int | None
-    remaining: int | None
-    deferred_until: datetime | None
-    max_send_rate_per_second: float | None
 
 
 Q_USAGE = "SELECT to_jsonb(u) - 'tenant_id' FROM campaigns.tenant_usage() u"

@@ -14,7 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from service.api.auth import bearer_key
 from service.api.common import problem_responses
 from service.config import get_settings
-from service.db import authenticate, tenant_transaction
+from service.db import api_key_transaction, tenant_transaction
 from service.report.links import ReportLinkSigner
 from service.report.page import render_report
 
@@ -26,10 +26,12 @@ def report_signer() -> ReportLinkSigner:
     return ReportLinkSigner(secret)
 
 
-async def _report_doc(state: State, tenant_id: UUID, user_id: UUID | None, campaign_id: UUID, days: int) -> dict:
-    async with tenant_transaction(state.pool, tenant_id, user_id) as conn:
-        cur = await conn.execute("SELECT campaigns.campaign_report(%s, %s) AS doc", (campaign_id, days))
-        return (await cur.fetchone())["doc"]
+_REPORT = "SELECT campaigns.campaign_report(%s, %s) AS doc"
+
+
+async def _report_doc(conn, campaign_id: UUID, days: int) -> dict:
+    cur = await conn.execute(_REPORT, (campaign_id, days))
+    return (await cur.fetchone())["doc"]
 
 
 @get("/reports/campaigns/{campaign_id:uuid}", operation_id="getCampaignReport", tags=["reports"],
@@ -41,15 +43,19 @@ async def campaign_report_page(
     days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
 ) -> Response:
     if token is not None:
-        tenant_id, user_id = report_signer().verify(token, campaign_id), None
+        tenant_id = report_signer().verify(token, campaign_id)
         if tenant_id is None:
             raise NotAuthorizedException()
+        async with tenant_transaction(state.pool, tenant_id) as conn:
+            doc = await _report_doc(conn, campaign_id, days)
     else:
         key = bearer_key(request.headers.get("authorization"))
-        auth = await authenticate(state.pool, key) if key else None
-        if auth is None:
+        if key is None:
             raise NotAuthorizedException()
-        tenant_id, user_id = auth.tenant_id, auth.user_id
-    doc = await _report_doc(state, tenant_id, user_id, campaign_id, days)
+        # The key check and the report on one connection, in one transaction.
+        async with api_key_transaction(state.pool, key) as request_tx:
+            if request_tx is None:
+                raise NotAuthorizedException()
+            doc = await _report_doc(request_tx.conn, campaign_id, days)
     return Response(content=render_report(doc), media_type="text/html",
                     headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,46 @@
+"""Request and response Structs of the approvals API (service/api/approvals.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from service.schemas.common import Pagination
+
+ApprovalRole = Literal["campaign_manager", "compliance_officer"]
+ApprovalStatus = Literal["pending", "approved", "rejected"]
+Comments = Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
+class Approver(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UUID
+    role: ApprovalRole
+
+
+class ApprovalRequest(msgspec.Struct, forbid_unknown_fields=True):
+    approvers: Annotated[list[Approver], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    comments: Comments | None = None
+
+
+class ApprovalRead(msgspec.Struct, kw_only=True):
+    id: UUID
+    campaign_id: UUID
+    approver_id: UUID
+    approval_role: ApprovalRole
+    status: ApprovalStatus
+    round: int
+    comments: str | None
+    requested_by: UUID | None
+    requested_at: datetime
+    reviewed_at: datetime | None
+
+
+class ApprovalPage(msgspec.Struct):
+    items: list[ApprovalRead]
+    pagination: Pagination

@@ -1,0 +1,96 @@
+"""Request and response Structs of the contacts API (service/api/contacts.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from service.schemas.common import UNSET, Email, Int32, Pagination, ShortText, Tag, Timezone, Unset
+
+BATCH_MAX = 10_000
+ContactStatus = Literal["active", "unsubscribed", "bounced"]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=100)]
+CustomFields = Annotated[dict[str, Any], msgspec.Meta(description="Free-form attributes, read by segments as custom.<name>")]
+
+
+class ContactFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The fields a client sets on a contact; an absent field is UNSET (not given)."""
+
+    email: Email | Unset = UNSET
+    first_name: ShortText | None | Unset = UNSET
+    last_name: ShortText | None | Unset = UNSET
+    company: ShortText | None | Unset = UNSET
+    job_title: ShortText | None | Unset = UNSET
+    city: ShortText | None | Unset = UNSET
+    state: ShortText | None | Unset = UNSET
+    country: ShortText | None | Unset = UNSET
+    timezone: Timezone | None | Unset = UNSET
+    custom_fields: CustomFields | Unset = UNSET
+    score: Int32 | Unset = UNSET
+    tags: Tags | Unset = UNSET
+
+
+class ContactCreate(ContactFields, kw_only=True):
+    email: Email
+
+
+class ContactUpdate(ContactFields, kw_only=True):
+    status: ContactStatus | Unset = UNSET
+
+
+class ContactRead(msgspec.Struct, kw_only=True):
+    id: UUID
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    job_title: str | None
+    city: str | None
+    state: str | None
+    country: str | None
+    timezone: str | None
+    custom_fields: dict[str, Any]
+    score: int
+    status: ContactStatus
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(msgspec.Struct):
+    items: list[ContactRead]
+    pagination: Pagination
+
+
+class ContactBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Contacts to upsert by email. Each row is an object with the fields of a contact (not status);
+    a row that is invalid is reported, the valid ones are saved."""
+
+    contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class RowError(msgspec.Struct):
+    index: int
+    code: str
+    field: str | None
+    message: str
+
+
+class UpsertResult(msgspec.Struct, kw_only=True):
+    created: int
+    updated: int
+    rejected: int
+    errors: list[RowError]
+
+
+class ImportResult(msgspec.Struct, kw_only=True):
+    rows: int
+    created: int
+    updated: int
+    rejected: int
+    errors: list[RowError]
+    errors_truncated: bool = False
+    ignored_columns: list[str] = []
