@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
+from service.eventloop import CHOICES as EVENT_LOOPS
+
 SMTP_SECURITY_MODES = ("none", "starttls", "tls")
 LOG_FORMATS = ("auto", "json", "text")
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 def _bool(value: str) -> bool:
@@ -28,23 +29,24 @@ def _lower(value: str) -> str:
 
 
 def setting(env: str, default: Any, parse: Callable[[str], Any] = str, *, secret: bool = False,
-            choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
-    """A field read from `env` (an empty value counts as unset), parsed by `parse`."""
+            choices: tuple[str, ...] | None = None, doc: str = "", shown: str | None = None) -> Any:
+    """A field read from `env` (an empty value counts as unset), parsed by `parse`. `shown` is how the
+    documentation states a default computed from other settings."""
     return field(default=default, repr=not secret,
-                 metadata={"env": env, "parse": parse, "choices": choices, "doc": doc})
+                 metadata={"env": env, "parse": parse, "choices": choices, "doc": doc, "shown": shown})
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    url: str | None = setting("DATABASE_URL", None, doc="a PostgreSQL URL; unset: the embedded cluster")
-    pool_min: int = setting("CAMPAIGNS_POOL_MIN", 2, int, doc="database pool size of the API (minimum)")
-    pool_max: int = setting("CAMPAIGNS_POOL_MAX", 10, int, doc="database pool size of the API (maximum)")
+    url: str | None = setting("DATABASE_URL", None, doc="a PostgreSQL URL; unset: the embedded cluster (`campaignctl db up`)")
+    pool_min: int = setting("CAMPAIGNS_POOL_MIN", 2, int, doc="the API's database pool: connections kept open")
+    pool_max: int = setting("CAMPAIGNS_POOL_MAX", 10, int, doc="the API's database pool: connections at most (one per request in flight)")
 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    host: str = setting("CAMPAIGNS_API_HOST", "127.0.0.1", doc="where the API listens")
-    port: int = setting("CAMPAIGNS_API_PORT", 8000, int, doc="where the API listens")
+    host: str = setting("CAMPAIGNS_API_HOST", "127.0.0.1", doc="the address the API listens on")
+    port: int = setting("CAMPAIGNS_API_PORT", 8000, int, doc="the port the API listens on")
 
 
 @dataclass(frozen=True)
@@ -52,24 +54,24 @@ class LinkSettings:
     """The links put in emails and report links, and the key that signs them."""
 
     # None: http://<api host>:<api port> (see Settings.public_url).
-    public_url: str | None = setting("CAMPAIGNS_PUBLIC_URL", None, lambda v: v.rstrip("/"),
+    public_url: str | None = setting("CAMPAIGNS_PUBLIC_URL", None, lambda v: v.rstrip("/"), shown="http://<host>:<port>",
                                      doc="base of tracking, unsubscribe and report links (https in production)")
     # Signs tracking, unsubscribe and report tokens (HMAC-SHA256). None: tracking endpoints answer 503
     # and the worker refuses to start.
     secret_key: str | None = setting("CAMPAIGNS_SECRET_KEY", None, secret=True,
-                                     doc="signs tracking, unsubscribe and report tokens")
+                                     doc="signs tracking, unsubscribe and report tokens (HMAC-SHA256); unset: those links refuse to work and the worker does not start")
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     """The default relay; a sender account may name its own (sender_accounts.smtp_*)."""
 
-    host: str = setting("SMTP_HOST", "localhost", doc="the relay the worker sends through")
+    host: str = setting("SMTP_HOST", "localhost", doc="the default relay the worker sends through (a sender account may name its own)")
     port: int = setting("SMTP_PORT", 1025, int, doc="the relay's port")
-    username: str | None = setting("SMTP_USERNAME", None, doc="the relay's login")
-    password: str | None = setting("SMTP_PASSWORD", None, secret=True, doc="the relay's password")
+    username: str | None = setting("SMTP_USERNAME", None, doc="relay authentication")
+    password: str | None = setting("SMTP_PASSWORD", None, secret=True, doc="relay authentication (never logged)")
     # none | starttls | tls (implicit TLS, usually port 465).
-    tls: str = setting("SMTP_TLS", "none", _lower, choices=SMTP_SECURITY_MODES, doc="none, starttls or tls")
+    tls: str = setting("SMTP_TLS", "none", _lower, choices=SMTP_SECURITY_MODES, doc="`none`, `starttls` or `tls` (implicit TLS, usually port 465)")
     timeout: float = setting("SMTP_TIMEOUT", 30.0, float, doc="seconds per SMTP command")
     # Envelope sender and From when neither the sender account nor the campaign names one.
     default_from: str = setting("CAMPAIGNS_DEFAULT_FROM", "campaigns@localhost",
@@ -78,41 +80,41 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    batch_size: int = setting("CAMPAIGNS_WORKER_BATCH_SIZE", 100, int, doc="messages claimed at most at once")
+    batch_size: int = setting("CAMPAIGNS_WORKER_BATCH_SIZE", 100, int, doc="messages claimed per batch")
     lease_seconds: float = setting("CAMPAIGNS_WORKER_LEASE_SECONDS", 300.0, float,
-                                   doc="how long a claimed message is the worker's")
+                                   doc="a claim's lease; a dead worker's messages are reclaimed after it")
     poll_seconds: float = setting("CAMPAIGNS_WORKER_POLL_SECONDS", 2.0, float,
-                                  doc="claim at least this often without a notification")
+                                  doc="polling interval besides `LISTEN campaigns_outbox`")
     # SMTP connections per relay, per worker process.
     connections: int = setting("CAMPAIGNS_WORKER_CONNECTIONS", 4, int, doc="SMTP connections per relay")
     # First retry delay; doubled per attempt up to retry_max_seconds (the formula is in SQL).
-    retry_base_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS", 60.0, float, doc="first retry delay")
-    retry_max_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS", 3600.0, float, doc="longest retry delay")
+    retry_base_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS", 60.0, float, doc="first retry delay (doubled per attempt, in SQL)")
+    retry_max_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS", 3600.0, float, doc="the longest retry delay")
     shutdown_seconds: float = setting("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS", 30.0, float,
-                                      doc="time given to in-flight sends on SIGTERM")
+                                      doc="how long SIGTERM waits for in-flight sends")
     # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.
     event_loop: str = setting("CAMPAIGNS_WORKER_EVENT_LOOP", "auto", _lower, choices=EVENT_LOOPS,
-                              doc="auto, uvloop or asyncio")
+                              doc="`auto` (uvloop when installed), `uvloop` or `asyncio`: the standalone worker's event loop")
     # Run the outbox worker inside the API process (service.worker.lifespan).
-    in_api: bool = setting("CAMPAIGNS_WORKER_IN_API", False, _bool, doc="run the worker inside `campaignctl serve`")
+    in_api: bool = setting("CAMPAIGNS_WORKER_IN_API", False, _bool, doc="also run the outbox worker inside the API process")
 
 
 @dataclass(frozen=True)
 class LoggingSettings:
     # auto: readable lines on a terminal, JSON lines otherwise.
     format: str = setting("CAMPAIGNS_LOG_FORMAT", "auto", _lower, choices=LOG_FORMATS,
-                          doc="json, text, or auto (text on a terminal, else JSON)")
-    level: str = setting("CAMPAIGNS_LOG_LEVEL", "INFO", lambda v: v.strip().upper(), doc="log level")
+                          doc="`auto`: readable lines on a terminal, else JSON lines (`ts`, `level`, `logger`, `message`, `request_id`, `message_id`, `exception`); or `json`, `text`")
+    level: str = setting("CAMPAIGNS_LOG_LEVEL", "INFO", lambda v: v.strip().upper(), doc="the root log level")
 
 
 @dataclass(frozen=True)
 class DevSettings:
     """The development-only pieces (service.dev): embedded cluster, SMTP catcher, demo."""
 
-    pg_dir: str = setting("CAMPAIGNS_PG_DIR", ".local/pg", doc="folder of the embedded cluster")
-    pg_port: int = setting("CAMPAIGNS_PG_PORT", 54329, int, doc="port of the embedded cluster (127.0.0.1 only)")
-    maildir: str = setting("CAMPAIGNS_MAILDIR", ".local/mail", doc="where `campaignctl smtp-catcher` keeps mail")
-    demo_file: str = setting("CAMPAIGNS_DEMO_FILE", ".local/demo.json", doc="the demo tenant of `campaignctl run`")
+    pg_dir: str = setting("CAMPAIGNS_PG_DIR", ".local/pg", doc="the embedded cluster's folder (development)")
+    pg_port: int = setting("CAMPAIGNS_PG_PORT", 54329, int, doc="the embedded cluster's port, on 127.0.0.1 only (development)")
+    maildir: str = setting("CAMPAIGNS_MAILDIR", ".local/mail", doc="where the local SMTP catcher keeps mail (development)")
+    demo_file: str = setting("CAMPAIGNS_DEMO_FILE", ".local/demo.json", doc="the demo tenant's id and key, kept by `campaignctl run` (development)")
 
 
 @dataclass(frozen=True)
@@ -150,11 +152,29 @@ def _section(cls: Any, env: Mapping[str, str]) -> Any:
     return cls(**values)
 
 
-def reference() -> Iterator[tuple[str, str, Any, str]]:
-    """Every setting as (section, environment variable, default, meaning), in declaration order."""
+def reference() -> Iterator[tuple[str, str, str, str]]:
+    """Every setting as (section, environment variable, default as documented, meaning)."""
     for section in fields(Settings):
         for f in fields(section.default_factory):  # type: ignore[arg-type]
-            yield section.name, f.metadata["env"], f.default, f.metadata["doc"]
+            yield section.name, f.metadata["env"], f.metadata["shown"] or shown_default(f.default), f.metadata["doc"]
+
+
+def shown_default(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def settings_table() -> str:
+    """The environment variables as the Markdown table of docs/deploy.md (a test keeps them equal)."""
+    lines = ["| variable | default | section | meaning |", "|---|---|---|---|"]
+    for section, env, default, doc in reference():
+        lines.append(f"| `{env}` | {'unset' if default == 'unset' else f'`{default}`'} | {section} | {doc} |")
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,6 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
-
 # aiosmtpd logs every connection at INFO.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 

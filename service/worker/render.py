@@ -17,8 +17,8 @@ import html as html_lib
 import logging
 import re
 from collections import OrderedDict
-from io import StringIO
 from datetime import datetime, timezone
+from io import StringIO
 from typing import Any
 
 from liquid.exceptions import LiquidError

@@ -23,8 +23,15 @@ from typing import NamedTuple
 
 import aiosmtplib
 from aiosmtplib import (
-    SMTPDataError, SMTPException, SMTPHeloError, SMTPRecipientRefused, SMTPRecipientsRefused,
-    SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected, SMTPTimeoutError,
+    SMTPDataError,
+    SMTPException,
+    SMTPHeloError,
+    SMTPRecipientRefused,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+    SMTPSenderRefused,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
 )
 from aiosmtplib.email import quote_address
 from aiosmtplib.protocol import normalize_message_line_endings
