@@ -260,6 +260,7 @@ def main() -> int:
         load_main(args.load)
         return 0
 
+    from service.config import get_settings
     from service.migrate import migrate
 
     url, cleanup = database()
@@ -275,7 +276,7 @@ def main() -> int:
         batch = common | {"method": "POST", "path": "/api/contacts/batch", "key": key, "batch": args.batch_size}
 
         print(f"API benchmark: {os.cpu_count()} CPUs shared by PostgreSQL, the server (1 uvicorn worker, pool "
-              f"{os.environ.get('CAMPAIGNS_POOL_MAX', '10')}) and the load generator (a separate process); "
+              f"{get_settings().database.pool_max}) and the load generator (a separate process); "
               f"{args.duration:.0f} s per run after a 2 s warm-up.")
         results: dict[str, dict[str, Any]] = {}
         header = f"  {'run':<44} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'requests':>8} {'errors':>6}"

@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     catcher = sub.add_parser("smtp-catcher", help="a local SMTP server that keeps what it receives in a Maildir")
     catcher.add_argument("--list", action="store_true", help="list the caught messages and exit")
     catcher.add_argument("--host", default="127.0.0.1")
-    catcher.add_argument("--port", type=int, default=None, help="default: SMTP_PORT (1025)")
-    catcher.add_argument("--maildir", default=None, help="default: CAMPAIGNS_MAILDIR (.local/mail)")
+    catcher.add_argument("--port", type=int, default=None, help="default: SMTP_PORT")
+    catcher.add_argument("--maildir", default=None, help="default: CAMPAIGNS_MAILDIR")
     catcher.set_defaults(func=cmd_smtp_catcher)
 
     imp = sub.add_parser("import-contacts", help="upsert contacts from a CSV file (streamed), reporting rejected rows")

@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from service.config import DevSettings
+
 APP_DATABASE = "campaigns"
 
 
@@ -68,7 +70,7 @@ class EmbeddedPostgres:
     """A cluster in `folder` (data in folder/data, socket in folder), listening on 127.0.0.1:port."""
 
     folder: Path
-    port: int = 54329
+    port: int = DevSettings.pg_port
     dbname: str = APP_DATABASE
 
     def __post_init__(self) -> None:

@@ -1,6 +1,6 @@
 """`campaignctl smtp-catcher`: a local SMTP server (aiosmtpd) that keeps every message in a Maildir.
 
-For development: point the worker at it (SMTP_HOST=127.0.0.1 SMTP_PORT=1025, the defaults) and read
+For development: point the worker at it (SMTP_HOST=127.0.0.1, and SMTP_PORT as the catcher's) and read
 what would have gone out with `campaignctl smtp-catcher --list`, or open the Maildir with any mail
 client. `campaignctl run` starts one in-process.
 """
@@ -19,6 +19,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
+from service.config import SmtpSettings
+
 # aiosmtpd logs every connection at INFO.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
@@ -26,7 +28,7 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)
 class SmtpCatcher:
     """An aiosmtpd server on its own thread, storing into `maildir`."""
 
-    def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = 1025) -> None:
+    def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = SmtpSettings.port) -> None:
         self.maildir = Path(maildir)
         self.maildir.parent.mkdir(parents=True, exist_ok=True)
         for sub in ("tmp", "new", "cur"):  # a Maildir, also when the folder already exists

@@ -20,7 +20,7 @@ from service.schemas.common import (
     Timezone,
     Unset,
 )
-from service.schemas.steps import StepRead
+from service.schemas.steps import StepCounts, StepRead
 
 CampaignType = Literal["broadcast", "drip", "triggered", "ab_test"]
 CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed"]
@@ -188,18 +188,11 @@ class AnalyticsPeriod(msgspec.Struct, kw_only=True):
     unsubscribes: int
 
 
-class StepCounters(msgspec.Struct, kw_only=True):
+class StepCounters(StepCounts, kw_only=True):
     step_id: UUID
     step_order: int
     step_name: str | None
     step_type: str
-    emails_sent: int
-    emails_delivered: int
-    opens: int
-    clicks: int
-    replies: int
-    unsubscribes: int
-    bounces: int
     open_rate: float
     click_rate: float
     reply_rate: float

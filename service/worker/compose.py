@@ -24,6 +24,7 @@ from email.utils import formataddr, formatdate
 from functools import lru_cache
 from typing import Any
 
+from service.config import SmtpSettings
 from service.tracking.tokens import CLICK, MAX_URL_BYTES, OPEN, UNSUBSCRIBE, TokenSigner
 from service.worker.render import Renderer, build_context, looks_like_html, text_template_from_html
 
@@ -114,7 +115,7 @@ class Composer:
     """Renders and builds one message per claimed row. One per worker (its renderer is not shared)."""
 
     def __init__(self, public_url: str, signer: TokenSigner, renderer: Renderer | None = None,
-                 default_from: str = "campaigns@localhost") -> None:
+                 default_from: str = SmtpSettings.default_from) -> None:
         self.base = public_url.rstrip("/")
         self.signer = signer
         self.renderer = renderer or Renderer()
