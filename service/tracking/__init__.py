@@ -1,2 +1,2 @@
-"""Tracking and intake: signed open/click/unsubscribe tokens, the public endpoints that consume them,
-and the authenticated endpoints through which providers and inbound mail report events."""
+"""Tracking: signed open/click/unsubscribe tokens and the public endpoints that consume them. The
+authenticated intake of provider events and replies is part of the API (service/api/intake.py)."""
