@@ -22,7 +22,12 @@ from service.schemas.common import (
 )
 from service.schemas.steps import StepCounts, StepRead
 
-CampaignType = Literal["broadcast", "drip", "triggered", "ab_test"]
+# A label for lists and reports: every type launches at its segment and runs its steps the same way.
+CampaignType = Annotated[
+    Literal["broadcast", "drip", "triggered", "ab_test"],
+    msgspec.Meta(description="A label for lists and reports; it does not change how the campaign runs "
+                             "(every type is launched at its segment)"),
+]
 CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed"]
 SendStrategy = Literal["immediate", "scheduled", "optimized"]
 WindowMissedAction = Literal["wait", "send_anyway"]
