@@ -1,5 +1,5 @@
--- Keeping a running campaign's audience in step with its segment (req. 139): contacts that joined
--- the segment are enrolled at the first step, contacts that left it exit with reason segment_exit.
+-- Keeping a running campaign's audience in step with its segment: contacts that joined the segment
+-- are enrolled at the first step, contacts that left it exit with reason segment_exit.
 
 CREATE OR REPLACE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamptz DEFAULT now())
 RETURNS integer
