@@ -64,12 +64,8 @@ BEGIN
         WHERE sc.tenant_id = ($1).tenant_id
           AND sc.segment_id = ($1).segment_id
           AND c.status = 'active'
-          AND NOT EXISTS (SELECT FROM campaigns.suppressions s
-                          WHERE s.tenant_id = c.tenant_id AND lower(s.email) = lower(c.email)
-                            AND (s.expires_at IS NULL OR s.expires_at > $3))
-          AND NOT EXISTS (SELECT FROM campaigns.global_suppressions g
-                          WHERE lower(g.email) = lower(c.email)
-                            AND (g.expires_at IS NULL OR g.expires_at > $3))
+          AND NOT EXISTS (SELECT FROM campaigns._suppressed_addresses($3) x
+                          WHERE x.tenant_id = c.tenant_id AND x.email_key = lower(c.email))
         %s$sql$,
         CASE WHEN p_skip_enrolled THEN 'ON CONFLICT ON CONSTRAINT uq_campaign_contacts_contact DO NOTHING' ELSE '' END)
     USING p_campaign, p_entry_step, p_as_of;

@@ -2,20 +2,33 @@
 -- per-contact caps and the campaign and sender limits. The gate functions work on the processing
 -- run's working set (pg_temp._due_work, 40_processing.sql) and move what may not go now.
 
-CREATE OR REPLACE FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamptz)
-RETURNS boolean
+DROP FUNCTION IF EXISTS campaigns._is_suppressed(uuid, text, timestamptz);
+
+-- The suppression rule, once: an address is suppressed for a tenant while it is on that tenant's list
+-- or on the global one (which applies to every tenant), compared case-insensitively, and the entry
+-- has not expired. Callers ask
+--     EXISTS (SELECT FROM campaigns._suppressed_addresses(as_of) x
+--             WHERE x.tenant_id = <tenant> AND x.email_key = lower(<address>))
+-- Written to be inlined by the planner: LANGUAGE sql, STABLE, not STRICT, no SET clause (any SET,
+-- even search_path, stops inlining, so every name is qualified here), and no argument that varies
+-- per row, so the caller's tenant and address meet the lists in its WHERE clause as plain equalities.
+-- The planner can then join (a launch: one hash anti join against both lists), hash the lists (a
+-- processing batch or a claim while they are small), or probe uq_suppressions_tenant_email and the
+-- global lower(email) index per row (when they are large). See docs/explain.md.
+CREATE OR REPLACE FUNCTION campaigns._suppressed_addresses(p_as_of timestamptz)
+RETURNS TABLE (tenant_id uuid, email_key text, scope text, reason text, added_at timestamptz, expires_at timestamptz)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, campaigns
 AS $$
-    SELECT EXISTS (SELECT FROM campaigns.suppressions s
-                   WHERE s.tenant_id = p_tenant_id AND lower(s.email) = lower(p_email)
-                     AND (s.expires_at IS NULL OR s.expires_at > p_as_of))
-        OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                   WHERE lower(g.email) = lower(p_email)
-                     AND (g.expires_at IS NULL OR g.expires_at > p_as_of))
+    SELECT s.tenant_id, pg_catalog.lower(s.email), 'tenant', s.reason, s.added_at, s.expires_at
+    FROM campaigns.suppressions s
+    WHERE s.expires_at IS NULL OR s.expires_at > p_as_of
+    UNION ALL
+    SELECT t.id, pg_catalog.lower(g.email), 'global', g.reason, g.added_at, g.expires_at
+    FROM campaigns.global_suppressions g CROSS JOIN campaigns.tenants t
+    WHERE g.expires_at IS NULL OR g.expires_at > p_as_of
 $$;
-COMMENT ON FUNCTION campaigns._is_suppressed(uuid, text, timestamptz) IS
-    'True when the address is on the tenant''s or the global suppression list (unexpired) at p_as_of.';
+COMMENT ON FUNCTION campaigns._suppressed_addresses(timestamptz) IS
+    'Every (tenant, lower(email)) suppressed at p_as_of: each tenant''s own list, and the global list for every tenant, unexpired, with scope tenant or global. Inlined into its callers; ask EXISTS (… WHERE tenant_id = … AND email_key = lower(address)).';
 
 CREATE OR REPLACE FUNCTION campaigns._apply_blackouts(p_as_of timestamptz)
 RETURNS void

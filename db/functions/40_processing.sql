@@ -32,11 +32,8 @@ BEGIN
     FROM campaigns.campaign_steps s
     WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'email'
       AND (w.contact_status <> 'active'
-           OR EXISTS (SELECT FROM campaigns.suppressions x
-                      WHERE x.tenant_id = w.tenant_id AND lower(x.email) = lower(w.email)
-                        AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
-           OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                      WHERE lower(g.email) = lower(w.email) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)));
+           OR EXISTS (SELECT FROM campaigns._suppressed_addresses(p_as_of) x
+                      WHERE x.tenant_id = w.tenant_id AND x.email_key = lower(w.email)));
 
     -- A deactivated sender account holds its campaigns' mail: try again in an hour.
     UPDATE pg_temp._due_work w SET status = 'deferred', due_at = p_as_of + interval '1 hour'

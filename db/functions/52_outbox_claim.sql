@@ -107,14 +107,9 @@ BEGIN
                CASE WHEN c.status <> 'active' THEN 'campaign ' || c.status
                     WHEN e.status = 'exited' THEN 'enrollment exited: ' || coalesce(e.exit_reason, 'exited')
                     WHEN ct.status <> 'active' THEN ct.status
-                    -- Inline rather than campaigns._is_suppressed(): a SQL function with SET is not
-                    -- inlined (measured: 9 µs a row through the function, under 1 µs inline).
-                    WHEN EXISTS (SELECT FROM campaigns.suppressions x
-                                 WHERE x.tenant_id = m.tenant_id AND lower(x.email) = lower(ct.email)
-                                   AND (x.expires_at IS NULL OR x.expires_at > p_as_of))
-                      OR EXISTS (SELECT FROM campaigns.global_suppressions g
-                                 WHERE lower(g.email) = lower(ct.email)
-                                   AND (g.expires_at IS NULL OR g.expires_at > p_as_of)) THEN 'suppressed'
+                    -- _suppressed_addresses is inlined into this statement: no function call per row.
+                    WHEN EXISTS (SELECT FROM campaigns._suppressed_addresses(p_as_of) x
+                                 WHERE x.tenant_id = m.tenant_id AND x.email_key = lower(ct.email)) THEN 'suppressed'
                END AS cancel_reason
         FROM picked p
         JOIN campaigns.email_messages m ON m.id = p.id

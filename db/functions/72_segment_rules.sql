@@ -275,7 +275,7 @@ BEGIN
                     WHEN 'received_email_last_24h' THEN
                         'EXISTS (SELECT FROM campaigns.email_messages x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.sent_at > $2 - interval ''24 hours'' AND x.sent_at <= $2)'
                     WHEN 'suppressed' THEN
-                        'campaigns._is_suppressed(c.tenant_id, c.email, $2)'
+                        'EXISTS (SELECT FROM campaigns._suppressed_addresses($2) x WHERE x.tenant_id = c.tenant_id AND x.email_key = lower(c.email))'
                     ELSE NULL END
                 WHEN jsonb_typeof(v_item) = 'object' AND v_item ? 'field' THEN
                     campaigns._compile_segment_condition(v_item, ARRAY['exclusions', v_i::text])

@@ -224,13 +224,6 @@ CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contac
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) RETURNS boolean
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'campaigns'
-    AS <body>;
-
-COMMENT ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) IS 'True when the address is on the tenant''s or the global suppression list (unexpired) at p_as_of.';
-
 CREATE FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog'
@@ -413,6 +406,12 @@ CREATE FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason tex
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
+
+CREATE FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) RETURNS TABLE(tenant_id uuid, email_key text, scope text, reason text, added_at timestamp with time zone, expires_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) IS 'Every (tenant, lower(email)) suppressed at p_as_of: each tenant''s own list, and the global list for every tenant, unexpired, with scope tenant or global. Inlined into its callers; ask EXISTS (… WHERE tenant_id = … AND email_key = lower(address)).';
 
 CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
@@ -2146,10 +2145,6 @@ REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_worker;
-
 REVOKE ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_worker;
@@ -2250,6 +2245,10 @@ GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO
 REVOKE ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;

@@ -61,3 +61,20 @@ def test_each_routine_has_one_home():
 def test_family_files_stay_short():
     long = {p.name: n for p in FUNCTIONS_DIR.glob("*.sql") if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_suppression_check_is_inlined_into_its_callers(conn):
+    """The one suppression rule is a SQL function the planner inlines: the calling statement scans the
+    lists itself (a join or hashed subplan is possible) instead of calling a function per row."""
+    conn.execute("SET search_path = pg_catalog, campaigns")
+    for query in (
+        # As launch asks it (one join against both lists) …
+        "SELECT c.id FROM campaigns.contacts c WHERE NOT EXISTS (SELECT FROM campaigns._suppressed_addresses(now()) x "
+        "WHERE x.tenant_id = c.tenant_id AND x.email_key = lower(c.email))",
+        # … and as processing and the claim ask it (inside an OR or a CASE).
+        "SELECT c.id FROM campaigns.contacts c WHERE c.status <> 'active' OR EXISTS (SELECT FROM "
+        "campaigns._suppressed_addresses(now()) x WHERE x.tenant_id = c.tenant_id AND x.email_key = lower(c.email))",
+    ):
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN (COSTS OFF) " + query))
+        assert "Function Scan" not in plan, plan
+        assert "on suppressions" in plan and "on global_suppressions" in plan, plan
