@@ -2,7 +2,13 @@
 -- completion. Every state change is a compare-and-set on campaigns.status under the campaign's row
 -- lock (_lock_campaign), so concurrent calls serialise and the loser gets QC409.
 
-CREATE OR REPLACE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text)
+DROP FUNCTION IF EXISTS campaigns._lock_campaign(uuid, text[], text);
+
+-- The one way a campaign is locked before it changes (lifecycle, scheduling, launch, step edits,
+-- approvals): the row lock, QC404 when it is not visible, and p_errcode (QC409 by default) unless its
+-- status is one of p_allowed.
+CREATE OR REPLACE FUNCTION campaigns._lock_campaign(
+    p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text DEFAULT 'QC409', p_hint text DEFAULT NULL)
 RETURNS campaigns.campaigns
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
@@ -11,17 +17,18 @@ DECLARE
     v_campaign campaigns.campaigns;
 BEGIN
     -- NO KEY UPDATE: serialises state changes without blocking the key-share locks that foreign key
-    -- checks (enrollments, steps) take on the campaign row.
+    -- checks (enrollments, steps) take on the campaign row. The step validation trigger takes the
+    -- same lock, so step edits that lock here first are ordered too.
     SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found',
             DETAIL = format('campaign_id=%s', p_campaign_id);
     END IF;
     IF NOT v_campaign.status = ANY (p_allowed) THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC409',
+        RAISE EXCEPTION USING ERRCODE = p_errcode,
             MESSAGE = format('cannot %s a campaign in status %s', p_action, v_campaign.status),
             DETAIL = format('campaign_id=%s status=%s', p_campaign_id, v_campaign.status),
-            HINT = format('%s is allowed from: %s', p_action, array_to_string(p_allowed, ', '));
+            HINT = coalesce(p_hint, format('%s is allowed from: %s', p_action, array_to_string(p_allowed, ', ')));
     END IF;
     RETURN v_campaign;
 END

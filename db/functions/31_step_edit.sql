@@ -1,27 +1,8 @@
 -- Steps as the API edits them: create (optionally linked in after a step), update, delete (spliced
 -- out), reorder, with the rules for running campaigns. Run as the caller (Row Level Security applies).
+-- Each locks its campaign first (_lock_campaign): the steps of a completed campaign never change.
 
-CREATE OR REPLACE FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid)
-RETURNS campaigns.campaigns
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_campaign campaigns.campaigns;
-BEGIN
-    -- The validation trigger takes the same row (FOR NO KEY UPDATE); taking it first here orders
-    -- concurrent step edits of one campaign.
-    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found', DETAIL = format('campaign_id=%s', p_campaign_id);
-    END IF;
-    IF v_campaign.status = 'completed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC205', MESSAGE = 'the steps of a completed campaign cannot change',
-            DETAIL = format('campaign_id=%s', p_campaign_id), HINT = 'Clone it to send again.';
-    END IF;
-    RETURN v_campaign;
-END
-$$;
+DROP FUNCTION IF EXISTS campaigns._lock_campaign_for_steps(uuid);
 
 CREATE OR REPLACE FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid)
 RETURNS campaigns.campaign_steps
@@ -74,7 +55,8 @@ DECLARE
     v_step     campaigns.campaign_steps;
     v_doc      jsonb := p_step;
 BEGIN
-    v_campaign := campaigns._lock_campaign_for_steps(p_campaign_id);
+    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
+                                          'change the steps of', 'QC205', 'Clone it to send again.');
     IF NOT v_doc ? 'step_order' OR v_doc->'step_order' = 'null'::jsonb THEN
         v_doc := v_doc || jsonb_build_object('step_order', (
             SELECT coalesce(max(s.step_order), 0) + 1 FROM campaigns.campaign_steps s
@@ -127,7 +109,8 @@ DECLARE
     v_step     campaigns.campaign_steps;
     v_reason   text;
 BEGIN
-    v_campaign := campaigns._lock_campaign_for_steps(p_campaign_id);
+    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
+                                          'change the steps of', 'QC205', 'Clone it to send again.');
     v_step := campaigns._lock_step(v_campaign, p_step_id);
     IF p_changes ? 'step_type' AND p_changes->>'step_type' IS DISTINCT FROM v_step.step_type
        AND v_campaign.status IN ('active', 'paused') THEN
@@ -162,7 +145,8 @@ DECLARE
     v_step     campaigns.campaign_steps;
     v_reason   text;
 BEGIN
-    v_campaign := campaigns._lock_campaign_for_steps(p_campaign_id);
+    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
+                                          'change the steps of', 'QC205', 'Clone it to send again.');
     v_step := campaigns._lock_step(v_campaign, p_step_id);
     IF v_campaign.status IN ('active', 'paused') THEN
         v_reason := campaigns._step_in_use(v_step);
@@ -194,7 +178,8 @@ AS $$
 DECLARE
     v_campaign campaigns.campaigns;
 BEGIN
-    v_campaign := campaigns._lock_campaign_for_steps(p_campaign_id);
+    v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
+                                          'change the steps of', 'QC205', 'Clone it to send again.');
     IF p_step_ids IS NULL OR cardinality(p_step_ids) <> (SELECT count(DISTINCT x) FROM unnest(p_step_ids) x)
        OR array_position(p_step_ids, NULL) IS NOT NULL
        OR ARRAY(SELECT x FROM unnest(p_step_ids) x ORDER BY x) IS DISTINCT FROM

@@ -11,6 +11,25 @@ AS $$
                 ELSE least(round(100.0 * p_part / p_whole, 2), 100) END
 $$;
 
+-- The rate formulas, once (the rollup's columns, the analytics report's summary and its per-step figures).
+CREATE OR REPLACE FUNCTION campaigns._rates(
+    p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint,
+    p_replies bigint, p_unsubscribes bigint, p_complaints bigint)
+RETURNS TABLE (delivery_rate numeric, open_rate numeric, click_rate numeric, click_to_open_rate numeric,
+               reply_rate numeric, unsubscribe_rate numeric, bounce_rate numeric, complaint_rate numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, campaigns
+AS $$
+    -- Opens, clicks, replies, unsubscribes and complaints per delivered mail; delivery and bounces per
+    -- sent mail; click-to-open = unique clicks / unique opens.
+    SELECT campaigns._rate(p_delivered, p_sent), campaigns._rate(p_unique_opens, p_delivered),
+           campaigns._rate(p_unique_clicks, p_delivered), campaigns._rate(p_unique_clicks, p_unique_opens),
+           campaigns._rate(p_replies, p_delivered), campaigns._rate(p_unsubscribes, p_delivered),
+           campaigns._rate(p_bounced, p_sent), campaigns._rate(p_complaints, p_delivered)
+$$;
+COMMENT ON FUNCTION campaigns._rates(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) IS
+    'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
+
 CREATE OR REPLACE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL, p_days_back integer DEFAULT 0)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -103,12 +122,11 @@ BEGIN
         click_to_open_rate, reply_rate, unsubscribe_rate, bounce_rate, complaint_rate, calculated_at)
     SELECT t.tenant_id, t.campaign_id, t.day, t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
            t.total_opens, t.unique_clicks, t.total_clicks, t.replies, t.spam_complaints, t.unsubscribes,
-           campaigns._rate(t.emails_delivered, t.emails_sent), campaigns._rate(t.unique_opens, t.emails_delivered),
-           campaigns._rate(t.unique_clicks, t.emails_delivered), campaigns._rate(t.unique_clicks, t.unique_opens),
-           campaigns._rate(t.replies, t.emails_delivered), campaigns._rate(t.unsubscribes, t.emails_delivered),
-           campaigns._rate(t.emails_bounced, t.emails_sent), campaigns._rate(t.spam_complaints, t.emails_delivered),
-           now()
+           r.delivery_rate, r.open_rate, r.click_rate, r.click_to_open_rate, r.reply_rate, r.unsubscribe_rate,
+           r.bounce_rate, r.complaint_rate, now()
     FROM totals t
+    CROSS JOIN LATERAL campaigns._rates(t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
+                                        t.unique_clicks, t.replies, t.unsubscribes, t.spam_complaints) r
     ON CONFLICT ON CONSTRAINT uq_campaign_analytics_day DO UPDATE
     SET emails_sent = EXCLUDED.emails_sent, emails_delivered = EXCLUDED.emails_delivered,
         emails_bounced = EXCLUDED.emails_bounced, unique_opens = EXCLUDED.unique_opens,
@@ -188,16 +206,10 @@ BEGIN
             'start_date', v_start,
             'end_date', v_end,
             'group_by', p_group_by,
-            'summary', (SELECT to_jsonb(t) || jsonb_build_object(
-                            'delivery_rate', campaigns._rate(t.emails_delivered, t.emails_sent),
-                            'open_rate', campaigns._rate(t.unique_opens, t.emails_delivered),
-                            'click_rate', campaigns._rate(t.unique_clicks, t.emails_delivered),
-                            'click_to_open_rate', campaigns._rate(t.unique_clicks, t.unique_opens),
-                            'reply_rate', campaigns._rate(t.replies, t.emails_delivered),
-                            'unsubscribe_rate', campaigns._rate(t.unsubscribes, t.emails_delivered),
-                            'bounce_rate', campaigns._rate(t.emails_bounced, t.emails_sent),
-                            'complaint_rate', campaigns._rate(t.spam_complaints, t.emails_delivered))
-                        FROM totals t),
+            'summary', (SELECT to_jsonb(t) || to_jsonb(r)
+                        FROM totals t
+                        CROSS JOIN LATERAL campaigns._rates(t.emails_sent, t.emails_delivered, t.emails_bounced,
+                            t.unique_opens, t.unique_clicks, t.replies, t.unsubscribes, t.spam_complaints) r),
             'overall', coalesce((SELECT jsonb_agg(to_jsonb(r) - 'tenant_id' ORDER BY r.date) FROM rows r), '[]'::jsonb),
             'time_series', coalesce((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.period_start) FROM series s), '[]'::jsonb),
             'byStep', coalesce((
@@ -205,14 +217,14 @@ BEGIN
                         'step_id', s.id, 'step_order', s.step_order, 'step_name', s.step_name, 'step_type', s.step_type,
                         'emails_sent', s.emails_sent, 'emails_delivered', s.emails_delivered, 'opens', s.opens,
                         'clicks', s.clicks, 'replies', s.replies, 'unsubscribes', s.unsubscribes, 'bounces', s.bounces,
-                        'open_rate', campaigns._rate(s.opens, s.emails_delivered),
-                        'click_rate', campaigns._rate(s.clicks, s.emails_delivered),
-                        'reply_rate', campaigns._rate(s.replies, s.emails_delivered))
+                        'open_rate', r.open_rate, 'click_rate', r.click_rate, 'reply_rate', r.reply_rate)
                     ORDER BY s.step_order)
                 FROM campaigns.campaign_steps s
+                CROSS JOIN LATERAL campaigns._rates(s.emails_sent, s.emails_delivered, s.bounces, s.opens, s.clicks,
+                                                    s.replies, s.unsubscribes, 0) r
                 WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = p_campaign_id), '[]'::jsonb))
     );
 END
 $$;
 COMMENT ON FUNCTION campaigns.campaign_analytics_report(uuid, date, date, text, integer) IS
-    'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the §2.12 rates, time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
+    'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the rates (delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open), time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';

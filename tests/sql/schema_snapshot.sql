@@ -234,12 +234,7 @@ CREATE FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) RETURNS campaigns.campaigns
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'campaigns'
-    AS <body>;
-
-CREATE FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) RETURNS campaigns.campaigns
+CREATE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text DEFAULT 'QC409'::text, p_hint text DEFAULT NULL::text) RETURNS campaigns.campaigns
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
@@ -349,6 +344,13 @@ CREATE FUNCTION campaigns._rate(p_part bigint, p_whole bigint) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
     AS <body>;
+
+CREATE FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) RETURNS TABLE(delivery_rate numeric, open_rate numeric, click_rate numeric, click_to_open_rate numeric, reply_rate numeric, unsubscribe_rate numeric, bounce_rate numeric, complaint_rate numeric)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) IS 'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
 
 CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
     LANGUAGE sql STABLE
@@ -519,7 +521,7 @@ CREATE FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start 
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) IS 'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the §2.12 rates, time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
+COMMENT ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) IS 'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the rates (delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open), time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
 
 CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEFAULT 30, p_as_of timestamp with time zone DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -2153,13 +2155,9 @@ REVOKE ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of ti
 GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_worker;
-
-REVOKE ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) TO campaigns_worker;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segments TO campaigns_app;
 
@@ -2201,6 +2199,11 @@ REVOKE ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) FROM PUBLI
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_worker;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_readonly;
 
 REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
