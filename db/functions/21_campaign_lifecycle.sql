@@ -97,17 +97,10 @@ AS $$
 DECLARE
     v_affected integer := 0;
     v_id       uuid := p_campaign_id;
-    v_segment  uuid;
 BEGIN
     CASE p_action
     WHEN 'launch', 'start' THEN
-        -- A dynamic segment is materialised as of now first, so launch enrolls who matches today.
-        SELECT s.id INTO v_segment
-        FROM campaigns.campaigns c JOIN campaigns.segments s ON s.tenant_id = c.tenant_id AND s.id = c.segment_id
-        WHERE c.id = p_campaign_id AND c.status IN ('draft', 'scheduled') AND s.segment_type = 'dynamic';
-        IF v_segment IS NOT NULL THEN
-            PERFORM campaigns.refresh_segment(v_segment, p_as_of);
-        END IF;
+        -- launch_campaign materialises a dynamic segment as of p_as_of itself (one rule scan).
         v_affected := campaigns.launch_campaign(p_campaign_id, p_as_of);
     WHEN 'pause' THEN
         v_affected := campaigns.pause_campaign(p_campaign_id);
@@ -126,7 +119,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.run_campaign_action(uuid, text, timestamptz) IS
-    'One lifecycle action and the campaign afterwards: launch / start (refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
+    'One lifecycle action and the campaign afterwards: launch / start (launch_campaign, which refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
 
 CREATE OR REPLACE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamptz)
 RETURNS integer

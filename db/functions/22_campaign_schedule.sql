@@ -19,23 +19,43 @@ $$;
 COMMENT ON FUNCTION campaigns.schedule_campaign(uuid, timestamptz, timestamptz) IS
     'Schedules a draft campaign (or moves an existing schedule) to launch at p_start, which must be after p_as_of (QC301). launch_scheduled_campaigns launches it once due.';
 
-CREATE OR REPLACE FUNCTION campaigns.schedule_campaign_at(
-    p_campaign_id uuid, p_start_at timestamptz DEFAULT NULL, p_local_start timestamp DEFAULT NULL,
+-- The whole "when to launch" rule of a schedule request, so a client (the API) passes the request's
+-- fields as they came: start_at is text because whether it carries a UTC offset is part of the rule.
+CREATE OR REPLACE FUNCTION campaigns.schedule_campaign_from_request(
+    p_campaign_id uuid, p_start_at text DEFAULT NULL, p_local_date date DEFAULT NULL, p_local_time time DEFAULT NULL,
     p_timezone text DEFAULT NULL, p_as_of timestamptz DEFAULT now())
 RETURNS campaigns.campaigns
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
+    v_start_at text := nullif(btrim(p_start_at), '');
+    v_instant  timestamptz;
+    v_local    timestamp;
     v_timezone text;
-    v_start    timestamptz;
     v_campaign campaigns.campaigns;
 BEGIN
-    IF (p_start_at IS NULL) = (p_local_start IS NULL) THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'give exactly one of start_at (an instant) or local_start (+ timezone)';
+    IF (v_start_at IS NULL) = (p_local_date IS NULL AND p_local_time IS NULL)
+       OR (p_local_date IS NULL) <> (p_local_time IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'give start_at, or local_date and local_time together',
+            HINT = 'start_at with a UTC offset is an instant; without one it is a wall-clock time in timezone.';
     END IF;
-    IF p_start_at IS NOT NULL AND p_timezone IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'timezone only applies to local_start';
+    BEGIN
+        -- An ISO 8601 date-time ending in Z or ±hh[:mm] is an instant; any other is a local time.
+        IF v_start_at ~* '(z|[+-]\d{2}(:?\d{2})?)$' THEN
+            v_instant := v_start_at::timestamptz;
+        ELSIF v_start_at IS NOT NULL THEN
+            v_local := v_start_at::timestamp;
+        ELSE
+            v_local := p_local_date + p_local_time;
+        END IF;
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'start_at is not an ISO 8601 date-time',
+            DETAIL = format('start_at=%s', v_start_at);
+    END;
+    IF v_instant IS NOT NULL AND p_timezone IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'timezone only applies to a local time',
+            HINT = 'Drop the UTC offset from start_at, or drop timezone.';
     END IF;
     PERFORM campaigns._check_timezone(p_timezone);
     SELECT coalesce(p_timezone, c.timezone) INTO v_timezone FROM campaigns.campaigns c WHERE c.id = p_campaign_id;
@@ -44,14 +64,29 @@ BEGIN
     END IF;
     -- A local wall-clock time in the zone (the campaign's unless given); a time skipped by a DST
     -- change resolves as PostgreSQL's AT TIME ZONE does (forward by the gap).
-    v_start := coalesce(p_start_at, p_local_start AT TIME ZONE v_timezone);
-    PERFORM campaigns.schedule_campaign(p_campaign_id, v_start, p_as_of);
+    PERFORM campaigns.schedule_campaign(p_campaign_id, coalesce(v_instant, v_local AT TIME ZONE v_timezone), p_as_of);
     SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id;
     RETURN v_campaign;
 END
 $$;
+COMMENT ON FUNCTION campaigns.schedule_campaign_from_request(uuid, text, date, time, text, timestamptz) IS
+    'Schedules a draft (or reschedules a scheduled) campaign from a schedule request: p_start_at (ISO 8601) with a UTC offset or Z is an instant; without one, or p_local_date + p_local_time, it is a wall-clock time in p_timezone, default the campaign''s. QC422 unless exactly one form is given (both local fields together), for an unparsable p_start_at, or for p_timezone with an instant; QC302 for a bad timezone; QC301 when the instant is not after p_as_of; QC404 when not visible; QC409 from another status.';
+
+CREATE OR REPLACE FUNCTION campaigns.schedule_campaign_at(
+    p_campaign_id uuid, p_start_at timestamptz DEFAULT NULL, p_local_start timestamp DEFAULT NULL,
+    p_timezone text DEFAULT NULL, p_as_of timestamptz DEFAULT now())
+RETURNS campaigns.campaigns
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+    -- The typed form of schedule_campaign_from_request, which holds the rule (an instant is passed
+    -- with its offset, a local time without one).
+    SELECT campaigns.schedule_campaign_from_request(
+        p_campaign_id, to_char(p_start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        p_local_start::date, p_local_start::time, p_timezone, p_as_of)
+$$;
 COMMENT ON FUNCTION campaigns.schedule_campaign_at(uuid, timestamptz, timestamp, text, timestamptz) IS
-    'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
+    'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone; the rules and refusals are schedule_campaign_from_request''s. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
 
 CREATE OR REPLACE FUNCTION campaigns.unschedule_campaign(p_campaign_id uuid)
 RETURNS void

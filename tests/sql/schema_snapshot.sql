@@ -971,7 +971,7 @@ CREATE FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text,
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) IS 'One lifecycle action and the campaign afterwards: launch / start (refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
+COMMENT ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) IS 'One lifecycle action and the campaign afterwards: launch / start (launch_campaign, which refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
 
 CREATE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone DEFAULT now()) RETURNS void
     LANGUAGE plpgsql
@@ -981,11 +981,18 @@ CREATE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestam
 COMMENT ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) IS 'Schedules a draft campaign (or moves an existing schedule) to launch at p_start, which must be after p_as_of (QC301). launch_scheduled_campaigns launches it once due.';
 
 CREATE FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_local_start timestamp without time zone DEFAULT NULL::timestamp without time zone, p_timezone text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone; the rules and refusals are schedule_campaign_from_request''s. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
+
+CREATE FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text DEFAULT NULL::text, p_local_date date DEFAULT NULL::date, p_local_time time without time zone DEFAULT NULL::time without time zone, p_timezone text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
+COMMENT ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign from a schedule request: p_start_at (ISO 8601) with a UTC offset or Z is an instant; without one, or p_local_date + p_local_time, it is a wall-clock time in p_timezone, default the campaign''s. QC422 unless exactly one form is given (both local fields together), for an unparsable p_start_at, or for p_timezone with an instant; QC302 for a bad timezone; QC301 when the instant is not after p_as_of; QC404 when not visible; QC409 from another status.';
 
 CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
@@ -2542,6 +2549,10 @@ GRANT ALL ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start ti
 REVOKE ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) TO campaigns_app;
