@@ -649,12 +649,12 @@ CREATE FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text DEFAUL
 
 COMMENT ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) IS 'Mints an API key for a user of the current tenant (setting campaigns.tenant_id), by an admin or for oneself (QC403 otherwise, QC404 for a user of another tenant). The key is returned once; only its sha256 is stored.';
 
-CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) RETURNS text[]
+CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[] DEFAULT NULL::text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) IS 'The names in p_jobs that are not installed as pg_cron jobs in this database (all of them where pg_cron is absent). Used by the readiness check.';
+COMMENT ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) IS 'The names in p_jobs (default: every job of campaigns.engine_jobs()) that are not installed as pg_cron jobs in this database (all of them where pg_cron is absent). Used by the readiness check.';
 
 CREATE FUNCTION campaigns.current_user_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -696,6 +696,13 @@ CREATE PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint DEFAULT NULL
     AS <body>;
 
 COMMENT ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) IS 'Runs process_due_steps in batches of p_batch_size, committing after each, until a batch comes back short (nothing more due) or p_max_seconds have passed; p_processed returns the number of enrollments processed. Each batch runs as of now() of its own transaction unless p_as_of is given. What the pg_cron job campaigns.process_due_steps calls (CALL campaigns.drain_due_steps()); safe beside other runs and process_due_steps by hand (each batch claims with SKIP LOCKED). Must be called outside an explicit transaction block (it commits).';
+
+CREATE FUNCTION campaigns.engine_jobs(p_step_schedule text DEFAULT '*/5 * * * *'::text) RETURNS TABLE(jobname text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.engine_jobs(p_step_schedule text) IS 'The engine''s pg_cron jobs, the one list schedule_jobs installs and the readiness check expects: job name, cron schedule (UTC) and command (one function or procedure call). p_step_schedule is the step processing interval (default every 5 minutes).';
 
 CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(metric text, labels jsonb, value double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -999,7 +1006,7 @@ CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text)
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, defer_over_quota_mail every minute, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs (campaigns.engine_jobs()) idempotently and removes engine jobs no longer listed there. The step processing job (CALL drain_due_steps()) runs every p_step_schedule when given, else keeps its current schedule, else every 5 minutes. Run in the database named by cron.database_name; QC409 where pg_cron is not installed.';
 
 CREATE FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql
@@ -2410,6 +2417,10 @@ GRANT ALL ON FUNCTION campaigns.delete_step(p_campaign_id uuid, p_step_id uuid) 
 REVOKE ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;
