@@ -717,7 +717,7 @@ CREATE FUNCTION campaigns.error_codes() RETURNS TABLE(sqlstate text, code text, 
     SET search_path TO 'pg_catalog'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.error_codes() IS 'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning. Mirrored by service/errors.py.';
+COMMENT ON FUNCTION campaigns.error_codes() IS 'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning: the one table of them, which the service loads to map refusals to problem details.';
 
 CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
