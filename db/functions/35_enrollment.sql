@@ -163,11 +163,13 @@ BEGIN
 
     SELECT t.monthly_email_quota INTO v_quota FROM campaigns.tenants t WHERE t.id = v_campaign.tenant_id;
     IF v_quota IS NOT NULL THEN
-        -- Mail queued this month, plus what running enrollments elsewhere may still send (each of
-        -- their remaining email steps), plus this launch: every enrollment receives every email.
-        SELECT (SELECT count(*) FROM campaigns.email_messages m
-                WHERE m.tenant_id = v_campaign.tenant_id AND m.status <> 'cancelled'
-                  AND m.queued_at >= date_trunc('month', p_as_of, 'UTC'))
+        -- The month's usage as the sender counts it (_monthly_usage: sent this UTC month), plus mail
+        -- queued or being sent (it counts once sent), plus what running enrollments elsewhere may
+        -- still send (each of their remaining email steps), plus this launch: every enrollment
+        -- receives every email.
+        SELECT campaigns._monthly_usage(v_campaign.tenant_id, p_as_of)
+             + (SELECT count(*) FROM campaigns.email_messages m
+                WHERE m.tenant_id = v_campaign.tenant_id AND m.status IN ('queued', 'sending'))
              + coalesce((SELECT sum(greatest(e.email_steps - cc.steps_completed, 0))
                          FROM campaigns.campaign_contacts cc
                          JOIN (SELECT s.campaign_id, count(*) AS email_steps FROM campaigns.campaign_steps s
@@ -191,7 +193,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.launch_campaign(uuid, timestamptz) IS
-    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE OR REPLACE FUNCTION campaigns.preview_send_times(
     p_campaign_id uuid, p_sample_size integer DEFAULT 10, p_as_of timestamptz DEFAULT now())

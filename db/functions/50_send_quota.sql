@@ -26,15 +26,27 @@ $$;
 COMMENT ON FUNCTION campaigns._add_send_usage(uuid, bigint, timestamptz) IS
     'Adds p_sent messages to the tenant''s count for the month of p_as_of (internal: called where a send is recorded).';
 
+-- The month's usage, once: what launch checks a new campaign against and what the sender holds mail
+-- at (through _quota_room) are the same count, the sends recorded for the UTC month of p_as_of.
+CREATE OR REPLACE FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+    SELECT coalesce((SELECT u.sent FROM campaigns.tenant_send_usage u
+                     WHERE u.tenant_id = p_tenant_id AND u.month = campaigns._usage_month(p_as_of)), 0)
+$$;
+COMMENT ON FUNCTION campaigns._monthly_usage(uuid, timestamptz) IS
+    'The messages the tenant has sent in the UTC month of p_as_of (tenant_send_usage): the one monthly usage that launch, the sender and the usage API read.';
+
 CREATE OR REPLACE FUNCTION campaigns._quota_room(p_as_of timestamptz)
 RETURNS TABLE (tenant_id uuid, remaining bigint)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, campaigns
 AS $$
     -- Sent this month, plus mail leased to a worker right now (it may be accepted any moment).
-    SELECT t.id, t.monthly_email_quota - coalesce(u.sent, 0) - coalesce(f.n, 0)
+    SELECT t.id, t.monthly_email_quota - campaigns._monthly_usage(t.id, p_as_of) - coalesce(f.n, 0)
     FROM campaigns.tenants t
-    LEFT JOIN campaigns.tenant_send_usage u ON u.tenant_id = t.id AND u.month = campaigns._usage_month(p_as_of)
     LEFT JOIN (SELECT m.tenant_id, count(*) AS n FROM campaigns.email_messages m
                WHERE m.status = 'sending' AND m.lease_expires_at > p_as_of
                GROUP BY m.tenant_id) f ON f.tenant_id = t.id
@@ -109,9 +121,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, campaigns
 AS $$
     -- Runs as the caller: through the API, Row Level Security shows only the caller's tenant.
-    SELECT t.id, campaigns._usage_month(p_as_of), coalesce(u.sent, 0), t.monthly_email_quota,
+    SELECT t.id, campaigns._usage_month(p_as_of), campaigns._monthly_usage(t.id, p_as_of), t.monthly_email_quota,
            -- (greatest() would turn an unlimited NULL into 0)
-           CASE WHEN t.monthly_email_quota IS NOT NULL THEN greatest(t.monthly_email_quota - coalesce(u.sent, 0), 0) END,
+           CASE WHEN t.monthly_email_quota IS NOT NULL
+                THEN greatest(t.monthly_email_quota - campaigns._monthly_usage(t.id, p_as_of), 0) END,
            u.deferred_until, t.max_send_rate_per_second
     FROM campaigns.tenants t
     LEFT JOIN campaigns.tenant_send_usage u ON u.tenant_id = t.id AND u.month = campaigns._usage_month(p_as_of)

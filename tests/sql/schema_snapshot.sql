@@ -313,6 +313,13 @@ CREATE FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) IS 'The messages the tenant has sent in the UTC month of p_as_of (tenant_send_usage): the one monthly usage that launch, the sender and the usage API read.';
+
 CREATE FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) RETURNS date
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -778,7 +785,7 @@ CREATE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp 
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -2188,6 +2195,10 @@ GRANT ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_ste
 REVOKE ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_app;
