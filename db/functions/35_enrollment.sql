@@ -236,6 +236,44 @@ $$;
 COMMENT ON FUNCTION campaigns.preview_send_times(uuid, integer, timestamptz) IS
     'When the first email would go to a sample of the campaign''s audience if launched at p_as_of (or at its scheduled time): contact, timezone, the instant in UTC and the local time as "YYYY-MM-DD HH:mm:ss ZZZ" (zone abbreviation), from the send strategy and the sending window.';
 
+-- How enrollments leave their campaign, once: the one SET list of an exit. Only enrollments whose
+-- status is in p_from move (compare-and-set: the UPDATE waits for a processing run holding them and
+-- re-checks). p_reasons is one reason for all, or one per id. With p_cancel_mail the queued mail of
+-- the exited enrollments is cancelled (last_error = the reason) by a second statement, whose fresh
+-- snapshot also sees mail a processing run committed while the exit waited for it.
+CREATE OR REPLACE FUNCTION campaigns._exit_enrollments(
+    p_ids uuid[], p_reasons text[], p_as_of timestamptz,
+    p_from text[] DEFAULT ARRAY['enrolled', 'active', 'paused'], p_cancel_mail boolean DEFAULT true)
+RETURNS TABLE (enrollment_id uuid, exit_reason text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_tenants uuid[];
+    v_ids     uuid[];
+    v_reasons text[];
+BEGIN
+    WITH exited AS (
+        UPDATE campaigns.campaign_contacts cc
+        SET status = 'exited',
+            exit_reason = CASE WHEN cardinality(p_reasons) = 1 THEN p_reasons[1]
+                               ELSE p_reasons[array_position(p_ids, cc.id)] END,
+            exited_at = p_as_of, pause_reason = NULL, next_email_scheduled_at = NULL, updated_at = now()
+        WHERE cc.id = ANY (p_ids) AND cc.status = ANY (p_from)
+        RETURNING cc.tenant_id, cc.id, cc.exit_reason
+    )
+    SELECT array_agg(x.tenant_id), array_agg(x.id), array_agg(x.exit_reason) INTO v_tenants, v_ids, v_reasons
+    FROM exited x;
+    IF p_cancel_mail AND v_ids IS NOT NULL THEN
+        UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = r.reason
+        FROM unnest(v_tenants, v_ids, v_reasons) AS r(tenant_id, id, reason)
+        WHERE m.tenant_id = r.tenant_id AND m.enrollment_id = r.id AND m.status = 'queued';
+    END IF;
+    RETURN QUERY SELECT r.id, r.reason FROM unnest(v_ids, v_reasons) AS r(id, reason);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.exit_enrollment(
     p_campaign_id uuid, p_contact_id uuid, p_reason text DEFAULT 'manual', p_as_of timestamptz DEFAULT now())
 RETURNS campaigns.campaign_contacts
@@ -256,13 +294,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = format('the enrollment is already %s', v_enrollment.status),
             DETAIL = format('campaign_id=%s contact_id=%s status=%s', p_campaign_id, p_contact_id, v_enrollment.status);
     END IF;
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = coalesce(nullif(btrim(p_reason), ''), 'manual'), exited_at = p_as_of,
-        pause_reason = NULL, next_email_scheduled_at = NULL, updated_at = now()
-    WHERE id = v_enrollment.id
-    RETURNING * INTO v_enrollment;
-    UPDATE campaigns.email_messages SET status = 'cancelled', last_error = v_enrollment.exit_reason
-    WHERE tenant_id = v_enrollment.tenant_id AND enrollment_id = v_enrollment.id AND status = 'queued';
+    PERFORM campaigns._exit_enrollments(ARRAY[v_enrollment.id], ARRAY[coalesce(nullif(btrim(p_reason), ''), 'manual')],
+                                        p_as_of);
+    SELECT * INTO v_enrollment FROM campaigns.campaign_contacts WHERE id = v_enrollment.id;
     RETURN v_enrollment;
 END
 $$;
@@ -277,11 +311,12 @@ SET search_path = pg_catalog, campaigns
 AS $$
 BEGIN
     -- Enrollments first (this waits for a processing run holding them), then the queued mail that
-    -- run may just have committed.
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = p_reason, exited_at = p_as_of, pause_reason = NULL,
-        next_email_scheduled_at = NULL, updated_at = now()
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status IN ('enrolled', 'active', 'paused');
+    -- run may just have committed: all of the contact's, also that of enrollments already completed.
+    PERFORM campaigns._exit_enrollments(
+        ARRAY(SELECT cc.id FROM campaigns.campaign_contacts cc
+              WHERE cc.tenant_id = p_tenant_id AND cc.contact_id = p_contact_id
+                AND cc.status IN ('enrolled', 'active', 'paused')),
+        ARRAY[p_reason], p_as_of, p_cancel_mail => false);
     UPDATE campaigns.email_messages
     SET status = 'cancelled', last_error = p_reason
     WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status = 'queued';
