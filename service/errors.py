@@ -1,6 +1,8 @@
 """Every error the API returns, as RFC 9457 problem details with a stable `code`, mapped in one place.
 
-SQLSTATE_CODES mirrors campaigns.error_codes() in db/functions/00_errors.sql (a test keeps them equal).
+The engine's own SQLSTATEs (class QC) are defined once, by campaigns.error_codes() in
+db/functions/00_errors.sql; SQLSTATE_CODES is that table, loaded from the database once per process
+(load_sqlstate_codes / aload_sqlstate_codes at start-up, or on the first engine error otherwise).
 Integrity errors are mapped by SQLSTATE and refined by constraint name (CONSTRAINT_CODES); request
 validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logged with its stack.
 """
@@ -8,6 +10,8 @@ validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logge
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -19,7 +23,7 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 log = logging.getLogger("campaigns.errors")
 
@@ -32,32 +36,83 @@ class ErrorCode:
     status: int
 
 
-# The engine's own SQLSTATEs (class QC).
-SQLSTATE_CODES: dict[str, ErrorCode] = {
-    "QC404": ErrorCode("NOT_FOUND", 404),
-    "QC409": ErrorCode("INVALID_STATE_TRANSITION", 409),
-    "QC422": ErrorCode("VALIDATION_FAILED", 422),
-    "QC101": ErrorCode("CAMPAIGN_HAS_NO_STEPS", 422),
-    "QC102": ErrorCode("CAMPAIGN_HAS_NO_AUDIENCE", 422),
-    "QC103": ErrorCode("APPROVAL_REQUIRED", 409),
-    "QC104": ErrorCode("MONTHLY_QUOTA_EXCEEDED", 409),
-    "QC105": ErrorCode("CAMPAIGN_STEPS_INVALID", 422),
-    "QC201": ErrorCode("TOO_MANY_STEPS", 422),
-    "QC202": ErrorCode("INVALID_STEP_RULE", 422),
-    "QC203": ErrorCode("STEP_TARGET_OUTSIDE_CAMPAIGN", 422),
-    "QC204": ErrorCode("STEP_CYCLE", 422),
-    "QC205": ErrorCode("CAMPAIGN_NOT_EDITABLE", 409),
-    "QC206": ErrorCode("STEP_IN_USE", 409),
-    "QC301": ErrorCode("INVALID_TIME_RANGE", 400),
-    "QC302": ErrorCode("INVALID_TIMEZONE", 422),
-    "QC401": ErrorCode("UNKNOWN_EVENT_TYPE", 422),
-    "QC402": ErrorCode("NOT_APPROVER", 403),
-    "QC403": ErrorCode("FORBIDDEN", 403),
-    "QC501": ErrorCode("INVALID_SEGMENT_RULES", 422),
-    "QC502": ErrorCode("SEGMENT_IS_DYNAMIC", 409),
-    "QC601": ErrorCode("AB_TEST_INVALID", 422),
-    "QC602": ErrorCode("AB_TEST_NOT_EDITABLE", 409),
-}
+Q_ERROR_CODES = "SELECT sqlstate, code, http_status FROM campaigns.error_codes()"
+# The class of the engine's own SQLSTATEs.
+ENGINE_SQLSTATE_CLASS = "QC"
+
+
+class SqlstateCodes(Mapping[str, ErrorCode]):
+    """The engine's SQLSTATEs to API code and HTTP status: campaigns.error_codes(), read once.
+
+    A read-only mapping (SQLSTATE_CODES.get(state), `state in SQLSTATE_CODES`); empty until loaded.
+    The table only changes with a deploy, which restarts the service, so one load per process is
+    enough."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, ErrorCode] = {}
+        self._lock = threading.Lock()
+
+    def load(self, rows: list[tuple[str, str, int]] | list[dict]) -> None:
+        codes = {}
+        for row in rows:
+            state, code, status = (row["sqlstate"], row["code"], row["http_status"]) if isinstance(row, dict) else row
+            codes[state] = ErrorCode(code, status)
+        self._codes = codes
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self._codes)
+
+    def ensure_loaded(self, conninfo: str, **kwargs: object) -> None:
+        """Load through one short connection unless already loaded (the first engine error of a process
+        whose start-up did not load the table: a few milliseconds, once)."""
+        if self._codes:
+            return
+        with self._lock:
+            if self._codes:
+                return
+            kwargs.pop("row_factory", None)
+            kwargs.setdefault("connect_timeout", 5)
+            with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+                load_sqlstate_codes(conn)
+
+    def __getitem__(self, state: str) -> ErrorCode:
+        return self._codes[state]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+SQLSTATE_CODES = SqlstateCodes()
+
+
+def load_sqlstate_codes(conn: psycopg.Connection) -> SqlstateCodes:
+    """Fill SQLSTATE_CODES from campaigns.error_codes() through a sync connection."""
+    SQLSTATE_CODES.load(conn.execute(Q_ERROR_CODES).fetchall())
+    return SQLSTATE_CODES
+
+
+async def aload_sqlstate_codes(pool: AsyncConnectionPool) -> SqlstateCodes:
+    """Fill SQLSTATE_CODES from campaigns.error_codes() through the service's pool (call once at start-up,
+    after the pool is open)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q_ERROR_CODES)
+        SQLSTATE_CODES.load(await cur.fetchall())
+    return SQLSTATE_CODES
+
+
+def _ensure_sqlstate_codes(request: Request) -> None:
+    pool = getattr(request.app.state, "pool", None)
+    if pool is None:
+        return
+    try:
+        SQLSTATE_CODES.ensure_loaded(pool.conninfo, **(pool.kwargs or {}))
+    except psycopg.Error:
+        log.exception("could not load campaigns.error_codes()")
+
 
 # PostgreSQL's integrity and data errors, by SQLSTATE; the constraint name is part of the problem.
 INTEGRITY_CODES: dict[str, ErrorCode] = {
@@ -133,6 +188,8 @@ def problem(
 def _database_error(request: Request, exc: psycopg.Error) -> Response:
     diag = exc.diag
     state = exc.sqlstate or ""
+    if state.startswith(ENGINE_SQLSTATE_CLASS) and not SQLSTATE_CODES.loaded:
+        _ensure_sqlstate_codes(request)
     if state in SQLSTATE_CODES:
         mapped = SQLSTATE_CODES[state]
         return problem(mapped.status, mapped.code, diag.message_primary or mapped.code, diag.message_detail, hint=diag.message_hint)

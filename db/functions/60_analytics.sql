@@ -1,32 +1,5 @@
--- Campaign completion and the daily analytics rollup.
-
-CREATE OR REPLACE FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamptz DEFAULT now())
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_ended     integer;
-    v_completed integer;
-BEGIN
-    -- Past their end date: remaining enrollments exit (campaign_ended), queued mail is cancelled.
-    v_ended := campaigns._end_expired_campaigns(p_as_of);
-    -- Nothing left to do: no enrollment that could still act and no mail still to go out.
-    UPDATE campaigns.campaigns c
-    SET status = 'completed', completed_at = p_as_of
-    WHERE c.status = 'active'
-      AND c.launched_at <= p_as_of
-      AND NOT EXISTS (SELECT FROM campaigns.campaign_contacts cc
-                      WHERE cc.tenant_id = c.tenant_id AND cc.campaign_id = c.id
-                        AND cc.status IN ('enrolled', 'active', 'paused'))
-      AND NOT EXISTS (SELECT FROM campaigns.email_messages m
-                      WHERE m.tenant_id = c.tenant_id AND m.campaign_id = c.id AND m.status IN ('queued', 'sending'));
-    GET DIAGNOSTICS v_completed = ROW_COUNT;
-    RETURN v_ended + v_completed;
-END
-$$;
-COMMENT ON FUNCTION campaigns.complete_finished_campaigns(timestamptz) IS
-    'Completes active campaigns with no enrollment left in enrolled, active or paused and no mail queued or sending; completes active or paused campaigns whose end_date is at or before p_as_of (their enrollments exit with reason campaign_ended, queued mail is cancelled). Returns the number completed. Run by pg_cron hourly.';
+-- Analytics: the daily rollup into campaign_analytics, the rate formulas, and the analytics API's
+-- report for one campaign.
 
 CREATE OR REPLACE FUNCTION campaigns._rate(p_part bigint, p_whole bigint)
 RETURNS numeric
@@ -37,6 +10,25 @@ AS $$
     SELECT CASE WHEN coalesce(p_whole, 0) = 0 THEN 0
                 ELSE least(round(100.0 * p_part / p_whole, 2), 100) END
 $$;
+
+-- The rate formulas, once (the rollup's columns, the analytics report's summary and its per-step figures).
+CREATE OR REPLACE FUNCTION campaigns._rates(
+    p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint,
+    p_replies bigint, p_unsubscribes bigint, p_complaints bigint)
+RETURNS TABLE (delivery_rate numeric, open_rate numeric, click_rate numeric, click_to_open_rate numeric,
+               reply_rate numeric, unsubscribe_rate numeric, bounce_rate numeric, complaint_rate numeric)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, campaigns
+AS $$
+    -- Opens, clicks, replies, unsubscribes and complaints per delivered mail; delivery and bounces per
+    -- sent mail; click-to-open = unique clicks / unique opens.
+    SELECT campaigns._rate(p_delivered, p_sent), campaigns._rate(p_unique_opens, p_delivered),
+           campaigns._rate(p_unique_clicks, p_delivered), campaigns._rate(p_unique_clicks, p_unique_opens),
+           campaigns._rate(p_replies, p_delivered), campaigns._rate(p_unsubscribes, p_delivered),
+           campaigns._rate(p_bounced, p_sent), campaigns._rate(p_complaints, p_delivered)
+$$;
+COMMENT ON FUNCTION campaigns._rates(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) IS
+    'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
 
 CREATE OR REPLACE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL, p_days_back integer DEFAULT 0)
 RETURNS integer
@@ -130,12 +122,11 @@ BEGIN
         click_to_open_rate, reply_rate, unsubscribe_rate, bounce_rate, complaint_rate, calculated_at)
     SELECT t.tenant_id, t.campaign_id, t.day, t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
            t.total_opens, t.unique_clicks, t.total_clicks, t.replies, t.spam_complaints, t.unsubscribes,
-           campaigns._rate(t.emails_delivered, t.emails_sent), campaigns._rate(t.unique_opens, t.emails_delivered),
-           campaigns._rate(t.unique_clicks, t.emails_delivered), campaigns._rate(t.unique_clicks, t.unique_opens),
-           campaigns._rate(t.replies, t.emails_delivered), campaigns._rate(t.unsubscribes, t.emails_delivered),
-           campaigns._rate(t.emails_bounced, t.emails_sent), campaigns._rate(t.spam_complaints, t.emails_delivered),
-           now()
+           r.delivery_rate, r.open_rate, r.click_rate, r.click_to_open_rate, r.reply_rate, r.unsubscribe_rate,
+           r.bounce_rate, r.complaint_rate, now()
     FROM totals t
+    CROSS JOIN LATERAL campaigns._rates(t.emails_sent, t.emails_delivered, t.emails_bounced, t.unique_opens,
+                                        t.unique_clicks, t.replies, t.unsubscribes, t.spam_complaints) r
     ON CONFLICT ON CONSTRAINT uq_campaign_analytics_day DO UPDATE
     SET emails_sent = EXCLUDED.emails_sent, emails_delivered = EXCLUDED.emails_delivered,
         emails_bounced = EXCLUDED.emails_bounced, unique_opens = EXCLUDED.unique_opens,
@@ -160,56 +151,80 @@ $$;
 COMMENT ON FUNCTION campaigns.rollup_analytics(date, integer) IS
     'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
 
-CREATE OR REPLACE FUNCTION campaigns.check_deliverability(p_as_of timestamptz DEFAULT now())
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
+CREATE OR REPLACE FUNCTION campaigns.campaign_analytics_report(
+    p_campaign_id uuid, p_start date DEFAULT NULL, p_end date DEFAULT NULL, p_group_by text DEFAULT 'day',
+    p_days integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, campaigns
-SET jit = off
 AS $$
 DECLARE
-    c_min_sent CONSTANT integer := 100;   -- below this a rate says little
-    v_alert record;
-    v_raised integer := 0;
+    v_campaign campaigns.campaigns;
+    -- The end defaults to today (UTC); the start to p_days (default 30) days ending at the end.
+    v_days     integer := coalesce(p_days, 30);
+    v_end      date := coalesce(p_end, (now() AT TIME ZONE 'UTC')::date);
+    v_start    date := coalesce(p_start, coalesce(p_end, (now() AT TIME ZONE 'UTC')::date) - (coalesce(p_days, 30) - 1));
 BEGIN
-    -- The last 24 hours of each active campaign's sends; one alert of a kind per campaign per day.
-    FOR v_alert IN
-        WITH stats AS (
-            SELECT m.tenant_id, m.campaign_id, count(*) AS sent,
-                   count(*) FILTER (WHERE m.bounced_at IS NOT NULL) AS bounced,
-                   count(*) FILTER (WHERE m.complained_at IS NOT NULL) AS complained
-            FROM campaigns.email_messages m
-            WHERE m.sent_at > p_as_of - interval '24 hours' AND m.sent_at <= p_as_of
-            GROUP BY 1, 2
-            HAVING count(*) >= c_min_sent
-        ), breaches AS (
-            SELECT s.tenant_id, s.campaign_id, 'bounce_rate' AS kind, round(100.0 * s.bounced / s.sent, 2) AS value, 5.00 AS threshold
-            FROM stats s WHERE 100.0 * s.bounced / s.sent > 5
-            UNION ALL
-            SELECT s.tenant_id, s.campaign_id, 'complaint_rate', round(100.0 * s.complained / s.sent, 2), 0.10
-            FROM stats s WHERE 100.0 * s.complained / s.sent > 0.1
+    IF v_days < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'the number of days must be positive';
+    END IF;
+    SELECT * INTO v_campaign FROM campaigns.campaigns WHERE id = p_campaign_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'campaign not found', DETAIL = format('campaign_id=%s', p_campaign_id);
+    END IF;
+    IF v_start > v_end THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'Start date must be before end date',
+            DETAIL = format('startDate=%s endDate=%s', v_start, v_end);
+    END IF;
+    IF v_end - v_start > 3660 THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'the range is limited to 10 years',
+            DETAIL = format('startDate=%s endDate=%s', v_start, v_end);
+    END IF;
+    IF p_group_by IS NULL OR p_group_by NOT IN ('day', 'week', 'month') THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'groupBy is day, week or month';
+    END IF;
+    RETURN (
+        WITH rows AS (
+            SELECT a.* FROM campaigns.campaign_analytics a
+            WHERE a.tenant_id = v_campaign.tenant_id AND a.campaign_id = p_campaign_id AND a.date BETWEEN v_start AND v_end
+        ), totals AS (
+            SELECT coalesce(sum(emails_sent), 0)::bigint AS emails_sent, coalesce(sum(emails_delivered), 0)::bigint AS emails_delivered,
+                   coalesce(sum(emails_bounced), 0)::bigint AS emails_bounced, coalesce(sum(unique_opens), 0)::bigint AS unique_opens,
+                   coalesce(sum(total_opens), 0)::bigint AS total_opens, coalesce(sum(unique_clicks), 0)::bigint AS unique_clicks,
+                   coalesce(sum(total_clicks), 0)::bigint AS total_clicks, coalesce(sum(replies), 0)::bigint AS replies,
+                   coalesce(sum(spam_complaints), 0)::bigint AS spam_complaints, coalesce(sum(unsubscribes), 0)::bigint AS unsubscribes
+            FROM rows
+        ), series AS (
+            SELECT date_trunc(p_group_by, r.date::timestamp)::date AS period_start,
+                   sum(r.emails_sent) AS emails_sent, sum(r.emails_delivered) AS emails_delivered,
+                   sum(r.emails_bounced) AS emails_bounced, sum(r.unique_opens) AS unique_opens,
+                   sum(r.unique_clicks) AS unique_clicks, sum(r.replies) AS replies, sum(r.unsubscribes) AS unsubscribes
+            FROM rows r GROUP BY 1
         )
-        SELECT b.* FROM breaches b
-        JOIN campaigns.campaigns c ON c.tenant_id = b.tenant_id AND c.id = b.campaign_id AND c.status = 'active'
-        WHERE NOT EXISTS (SELECT FROM campaigns.campaign_alerts a
-                          WHERE a.tenant_id = b.tenant_id AND a.campaign_id = b.campaign_id AND a.kind = b.kind
-                            AND a.raised_at > p_as_of - interval '24 hours')
-        ORDER BY b.campaign_id, b.kind
-    LOOP
-        -- A bounce rate over 5% pauses the campaign (the operations rule); complaints only alert.
-        IF v_alert.kind = 'bounce_rate' THEN
-            PERFORM campaigns.pause_campaign(v_alert.campaign_id)
-            FROM campaigns.campaigns WHERE id = v_alert.campaign_id AND status = 'active';
-        END IF;
-        INSERT INTO campaigns.campaign_alerts (tenant_id, campaign_id, kind, value, threshold, action_taken, raised_at)
-        VALUES (v_alert.tenant_id, v_alert.campaign_id, v_alert.kind, v_alert.value, v_alert.threshold,
-                CASE WHEN v_alert.kind = 'bounce_rate' THEN 'paused' ELSE 'none' END, p_as_of);
-        PERFORM pg_notify('campaigns_alerts', json_build_object(
-            'kind', v_alert.kind, 'tenant_id', v_alert.tenant_id, 'campaign_id', v_alert.campaign_id,
-            'value', v_alert.value, 'threshold', v_alert.threshold)::text);
-        v_raised := v_raised + 1;
-    END LOOP;
-    RETURN v_raised;
+        SELECT jsonb_build_object(
+            'campaign_id', p_campaign_id,
+            'start_date', v_start,
+            'end_date', v_end,
+            'group_by', p_group_by,
+            'summary', (SELECT to_jsonb(t) || to_jsonb(r)
+                        FROM totals t
+                        CROSS JOIN LATERAL campaigns._rates(t.emails_sent, t.emails_delivered, t.emails_bounced,
+                            t.unique_opens, t.unique_clicks, t.replies, t.unsubscribes, t.spam_complaints) r),
+            'overall', coalesce((SELECT jsonb_agg(to_jsonb(r) - 'tenant_id' ORDER BY r.date) FROM rows r), '[]'::jsonb),
+            'time_series', coalesce((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.period_start) FROM series s), '[]'::jsonb),
+            'byStep', coalesce((
+                SELECT jsonb_agg(jsonb_build_object(
+                        'step_id', s.id, 'step_order', s.step_order, 'step_name', s.step_name, 'step_type', s.step_type,
+                        'emails_sent', s.emails_sent, 'emails_delivered', s.emails_delivered, 'opens', s.opens,
+                        'clicks', s.clicks, 'replies', s.replies, 'unsubscribes', s.unsubscribes, 'bounces', s.bounces,
+                        'open_rate', r.open_rate, 'click_rate', r.click_rate, 'reply_rate', r.reply_rate)
+                    ORDER BY s.step_order)
+                FROM campaigns.campaign_steps s
+                CROSS JOIN LATERAL campaigns._rates(s.emails_sent, s.emails_delivered, s.bounces, s.opens, s.clicks,
+                                                    s.replies, s.unsubscribes, 0) r
+                WHERE s.tenant_id = v_campaign.tenant_id AND s.campaign_id = p_campaign_id), '[]'::jsonb))
+    );
 END
 $$;
-COMMENT ON FUNCTION campaigns.check_deliverability(timestamptz) IS
-    'Raises campaign_alerts for active campaigns with at least 100 sends in the 24 hours before p_as_of: a bounce rate over 5% pauses the campaign, a complaint rate over 0.1% alerts only. One alert of a kind per campaign per 24 hours; each is also sent on pg_notify channel campaigns_alerts. Returns the number raised. Run by pg_cron hourly.';
+COMMENT ON FUNCTION campaigns.campaign_analytics_report(uuid, date, date, text, integer) IS
+    'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the rates (delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open), time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';

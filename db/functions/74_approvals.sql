@@ -1,7 +1,7 @@
 -- Campaign approvals: a request opens a round of approval rows (one per approver and role), the
 -- assigned approver approves or rejects with comments, any rejection closes the round and returns the
 -- campaign to draft, and a pending request older than 48 hours is rejected automatically. Launch
--- (20_enrollment) checks the latest round.
+-- (35_enrollment.sql) checks the latest round.
 
 CREATE OR REPLACE FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamptz DEFAULT now())
 RETURNS SETOF campaigns.campaign_approvals

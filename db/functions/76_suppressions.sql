@@ -63,16 +63,13 @@ AS $$
     SELECT btrim(p_email), hit.scope IS NOT NULL, hit.scope, hit.reason, hit.added_at, hit.expires_at
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
-        SELECT * FROM (
-            SELECT 1 AS rank, 'tenant' AS scope, s.reason, s.added_at, s.expires_at
-            FROM campaigns.suppressions s
-            WHERE s.tenant_id = p_tenant_id AND lower(s.email) = lower(btrim(p_email))
-              AND (s.expires_at IS NULL OR s.expires_at > p_as_of)
-            UNION ALL
-            SELECT 2, 'global', g.reason, g.added_at, g.expires_at
-            FROM campaigns.global_suppressions g
-            WHERE lower(g.email) = lower(btrim(p_email)) AND (g.expires_at IS NULL OR g.expires_at > p_as_of)
-        ) h ORDER BY h.rank LIMIT 1
+        SELECT x.scope, x.reason, x.added_at, x.expires_at
+        FROM campaigns._suppressed_addresses(p_as_of) x
+        WHERE x.email_key = lower(btrim(p_email))
+          -- Without a tenant (a DBA outside the API) only the global list applies.
+          AND (x.tenant_id = p_tenant_id OR (p_tenant_id IS NULL AND x.scope = 'global'))
+        ORDER BY x.scope = 'global'
+        LIMIT 1
     ) hit ON true
 $$;
 COMMENT ON FUNCTION campaigns.check_suppression(text, uuid, timestamptz) IS

@@ -8,7 +8,8 @@ GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA campaigns TO campaigns_app, campaigns_
 -- Not tenant-checked (the DBA's tools): the API mints keys through create_user_api_key instead.
 REVOKE EXECUTE ON FUNCTION campaigns.create_tenant(text, text), campaigns.create_api_key(uuid, text)
     FROM campaigns_app, campaigns_worker;
-GRANT EXECUTE ON FUNCTION campaigns.error_codes(), campaigns._rate(bigint, bigint) TO campaigns_readonly;
+GRANT EXECUTE ON FUNCTION campaigns.error_codes(), campaigns._rate(bigint, bigint),
+    campaigns._rates(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) TO campaigns_readonly;
 -- The worker's claim and result functions cross tenants by design: the worker role only.
 REVOKE EXECUTE ON FUNCTION
     campaigns.claim_outbox_batch(text, integer, interval, timestamptz),

@@ -20,7 +20,6 @@ from service.api.examples import (
     analytics_example,
     campaign_detail_example,
 )
-from service.errors import ApiError
 from service.schemas.campaigns import (
     CampaignActionResult,
     CampaignAnalytics,
@@ -46,7 +45,7 @@ Q_CREATE = f"SELECT {CAMPAIGN_DOC} FROM campaigns.create_campaign(%s::jsonb) c"
 Q_UPDATE = f"SELECT {CAMPAIGN_DOC} FROM campaigns.update_campaign(%s, %s::jsonb) c"
 Q_DELETE = "SELECT campaigns.delete_campaign(%s)"
 Q_ACTION = "SELECT jsonb_build_object('affected', r.affected, 'campaign', to_jsonb(r.campaign) - 'tenant_id') FROM campaigns.run_campaign_action(%s, %s) r"
-Q_SCHEDULE = f"SELECT {CAMPAIGN_DOC} FROM campaigns.schedule_campaign_at(%s, %s, %s, %s) c"
+Q_SCHEDULE = f"SELECT {CAMPAIGN_DOC} FROM campaigns.schedule_campaign_from_request(%s, %s, %s, %s::time, %s) c"
 Q_ANALYTICS = "SELECT campaigns.campaign_analytics_report(%s, %s, %s, %s, %s)"
 Q_EXIT = """
     SELECT to_jsonb(e) - 'tenant_id' || jsonb_build_object('email', ct.email, 'first_name', ct.first_name, 'last_name', ct.last_name)
@@ -164,22 +163,10 @@ class CampaignController(Controller):
               request_example={"local_date": "2030-03-10", "local_time": "09:00", "timezone": "America/New_York"},
               response_example=CAMPAIGN | {"status": "scheduled", "scheduled_at": "2030-03-10T13:00:00+00:00"})
     async def schedule_campaign(self, db: DbDep, campaign_id: FromPath[UUID], data: JSONBody[ScheduleRequest]) -> CampaignRead:
-        # SCHEDULE RULE, TO MOVE INTO SQL: campaigns.schedule_campaign_at(id, p_start_at, p_local_start,
-        # p_timezone) refuses "both an instant and a local time" and "neither" (QC422), but it receives
-        # one local timestamp, so the pairing of local_date with local_time, and a naive start_at given
-        # together with them, can only be checked here. When the function takes local_date and
-        # local_time itself, pass the fields through unchanged and delete this block.
-        start_at = local = None
-        if data.start_at is not None:
-            if data.start_at.tzinfo is None:
-                local = data.start_at
-            else:
-                start_at = data.start_at
-        if data.local_date is not None or data.local_time is not None:
-            if data.local_date is None or data.local_time is None or data.start_at is not None:
-                raise ApiError(422, "VALIDATION_FAILED", "give start_at, or local_date and local_time together")
-            local = f"{data.local_date.isoformat()} {data.local_time}"
-        return await one(db, Q_SCHEDULE, (campaign_id, start_at, local, data.timezone), CampaignRead, "campaign", campaign_id)
+        # The rule (instant, local time, or local date + time; which combinations are refused) is the SQL function's.
+        start_at = data.start_at.isoformat() if data.start_at is not None else None
+        params = (campaign_id, start_at, data.local_date, data.local_time, data.timezone)
+        return await one(db, Q_SCHEDULE, params, CampaignRead, "campaign", campaign_id)
 
     @endpoint("POST", "/{campaign_id:uuid}/send", operation_id="sendCampaignAction", summary="Start, pause or resume",
               errors=(409, 422), status_code=200,

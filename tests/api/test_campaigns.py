@@ -288,6 +288,7 @@ def test_schedule_refusals(api, conn):
     assert_problem(api.post(url, json={"start_at": "2040-01-01T00:00:00", "timezone": "Atlantis/Capital"}), 422, "INVALID_TIMEZONE")
     assert_problem(api.post(url, json={}), 422, "VALIDATION_FAILED")
     assert_problem(api.post(url, json={"local_date": "2040-01-01"}), 422, "VALIDATION_FAILED")
+    assert_problem(api.post(url, json={"start_at": "2040-01-01T00:00:00", "local_date": "2040-01-01", "local_time": "09:00"}), 422, "VALIDATION_FAILED")
     assert_problem(api.post(url, json={"start_at": "2040-01-01T00:00:00Z", "timezone": "UTC"}), 422, "VALIDATION_FAILED")
     assert_problem(api.post(url, json={"start_at": "tomorrow"}), 400, "VALIDATION_FAILED")
     conn.execute("UPDATE campaigns.campaigns SET status = 'active' WHERE id = %s", (campaign["id"],))

@@ -111,6 +111,12 @@ CREATE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact camp
     SET search_path TO 'pg_catalog'
     AS <body>;
 
+CREATE FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS <body>;
+
 CREATE TABLE campaigns.ab_tests (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
@@ -219,17 +225,15 @@ CREATE FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_i
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[] DEFAULT ARRAY['enrolled'::text, 'active'::text, 'paused'::text], p_cancel_mail boolean DEFAULT true) RETURNS TABLE(enrollment_id uuid, exit_reason text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
-
-CREATE FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) RETURNS boolean
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'campaigns'
-    AS <body>;
-
-COMMENT ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) IS 'True when the address is on the tenant''s or the global suppression list (unexpired) at p_as_of.';
 
 CREATE FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE
@@ -241,12 +245,7 @@ CREATE FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) RETURNS campaigns.campaigns
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'campaigns'
-    AS <body>;
-
-CREATE FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) RETURNS campaigns.campaigns
+CREATE FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text DEFAULT 'QC409'::text, p_hint text DEFAULT NULL::text) RETURNS campaigns.campaigns
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
@@ -325,6 +324,13 @@ CREATE FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) IS 'The messages the tenant has sent in the UTC month of p_as_of (tenant_send_usage): the one monthly usage that launch, the sender and the usage API read.';
+
 CREATE FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) RETURNS date
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -355,6 +361,19 @@ CREATE FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_
 CREATE FUNCTION campaigns._rate(p_part bigint, p_whole bigint) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) RETURNS TABLE(delivery_rate numeric, open_rate numeric, click_rate numeric, click_to_open_rate numeric, reply_rate numeric, unsubscribe_rate numeric, bounce_rate numeric, complaint_rate numeric)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) IS 'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
+
+CREATE FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
 CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
@@ -413,6 +432,12 @@ CREATE FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason tex
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
+
+CREATE FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) RETURNS TABLE(tenant_id uuid, email_key text, scope text, reason text, added_at timestamp with time zone, expires_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) IS 'Every (tenant, lower(email)) suppressed at p_as_of: each tenant''s own list, and the global list for every tenant, unexpired, with scope tenant or global. Inlined into its callers; ask EXISTS (… WHERE tenant_id = … AND email_key = lower(address)).';
 
 CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
@@ -520,7 +545,7 @@ CREATE FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start 
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) IS 'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the §2.12 rates, time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
+COMMENT ON FUNCTION campaigns.campaign_analytics_report(p_campaign_id uuid, p_start date, p_end date, p_group_by text, p_days integer) IS 'The analytics API''s document for one campaign: overall = the campaign_analytics rows dated in [p_start, p_end] (inclusive; default the p_days, else 30, days ending today UTC), summary = their totals with the rates (delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open), time_series = the same grouped by day, week or month, byStep = each step''s lifetime counters in step order. QC301 when start is after end, QC404 when not visible.';
 
 CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEFAULT 30, p_as_of timestamp with time zone DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -599,7 +624,7 @@ CREATE FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp wi
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) IS 'Creates a draft campaign of the current tenant from the fields in p_campaign (absent ones take their defaults: drip, immediate, UTC, tracking and unsubscribe on), created_by = the API caller. QC302 for a bad timezone, QC301 for an end_date not in the future; a segment or sender of another tenant fails its foreign key.';
+COMMENT ON FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamp with time zone) IS 'Creates a draft campaign of the current tenant from the fields in p_campaign (absent ones take their defaults: drip, immediate, the workspace''s timezone or else UTC, tracking and unsubscribe on), created_by = the API caller. QC302 for a bad timezone, QC301 for an end_date not in the future; a segment or sender of another tenant fails its foreign key.';
 
 CREATE FUNCTION campaigns.create_segment(p_name text, p_segment_type text DEFAULT 'static'::text, p_rules jsonb DEFAULT NULL::jsonb, p_description text DEFAULT NULL::text, p_workspace_id uuid DEFAULT NULL::uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.segments
     LANGUAGE plpgsql
@@ -648,12 +673,12 @@ CREATE FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text DEFAUL
 
 COMMENT ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) IS 'Mints an API key for a user of the current tenant (setting campaigns.tenant_id), by an admin or for oneself (QC403 otherwise, QC404 for a user of another tenant). The key is returned once; only its sha256 is stored.';
 
-CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) RETURNS text[]
+CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[] DEFAULT NULL::text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) IS 'The names in p_jobs that are not installed as pg_cron jobs in this database (all of them where pg_cron is absent). Used by the readiness check.';
+COMMENT ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) IS 'The names in p_jobs (default: every job of campaigns.engine_jobs()) that are not installed as pg_cron jobs in this database (all of them where pg_cron is absent). Used by the readiness check.';
 
 CREATE FUNCTION campaigns.current_user_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -667,7 +692,7 @@ CREATE FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) IS 'The monthly quota (req. 126): the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
+COMMENT ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) IS 'The monthly quota: the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
 
 CREATE FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -696,6 +721,13 @@ CREATE PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint DEFAULT NULL
 
 COMMENT ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) IS 'Runs process_due_steps in batches of p_batch_size, committing after each, until a batch comes back short (nothing more due) or p_max_seconds have passed; p_processed returns the number of enrollments processed. Each batch runs as of now() of its own transaction unless p_as_of is given. What the pg_cron job campaigns.process_due_steps calls (CALL campaigns.drain_due_steps()); safe beside other runs and process_due_steps by hand (each batch claims with SKIP LOCKED). Must be called outside an explicit transaction block (it commits).';
 
+CREATE FUNCTION campaigns.engine_jobs(p_step_schedule text DEFAULT '*/5 * * * *'::text) RETURNS TABLE(jobname text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.engine_jobs(p_step_schedule text) IS 'The engine''s pg_cron jobs, the one list schedule_jobs installs and the readiness check expects: job name, cron schedule (UTC) and command (one function or procedure call). p_step_schedule is the step processing interval (default every 5 minutes).';
+
 CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(metric text, labels jsonb, value double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -709,7 +741,7 @@ CREATE FUNCTION campaigns.error_codes() RETURNS TABLE(sqlstate text, code text, 
     SET search_path TO 'pg_catalog'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.error_codes() IS 'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning. Mirrored by service/errors.py.';
+COMMENT ON FUNCTION campaigns.error_codes() IS 'The engine''s own SQLSTATEs (class QC) with their stable API code, HTTP status and meaning: the one table of them, which the service loads to map refusals to problem details.';
 
 CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -770,7 +802,7 @@ CREATE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp 
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail queued this UTC month, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -970,7 +1002,7 @@ CREATE FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text,
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) IS 'One lifecycle action and the campaign afterwards: launch / start (refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
+COMMENT ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) IS 'One lifecycle action and the campaign afterwards: launch / start (launch_campaign, which refreshes a dynamic segment first; affected = enrolled), pause (affected = enrollments paused), resume (released), unschedule, clone (the new draft; affected = steps copied). The refusals are those of launch_campaign, pause_campaign, resume_campaign, unschedule_campaign and clone_campaign.';
 
 CREATE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone DEFAULT now()) RETURNS void
     LANGUAGE plpgsql
@@ -980,18 +1012,25 @@ CREATE FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestam
 COMMENT ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start timestamp with time zone, p_as_of timestamp with time zone) IS 'Schedules a draft campaign (or moves an existing schedule) to launch at p_start, which must be after p_as_of (QC301). launch_scheduled_campaigns launches it once due.';
 
 CREATE FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_local_start timestamp without time zone DEFAULT NULL::timestamp without time zone, p_timezone text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone; the rules and refusals are schedule_campaign_from_request''s. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
+
+CREATE FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text DEFAULT NULL::text, p_local_date date DEFAULT NULL::date, p_local_time time without time zone DEFAULT NULL::time without time zone, p_timezone text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.campaigns
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign at an instant (p_start_at) or at a local wall-clock time (p_local_start) in p_timezone, default the campaign''s timezone. QC301 when the instant is not after p_as_of, QC302 for a bad timezone, QC422 unless exactly one form is given, QC409 from another status.';
+COMMENT ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) IS 'Schedules a draft (or reschedules a scheduled) campaign from a schedule request: p_start_at (ISO 8601) with a UTC offset or Z is an instant; without one, or p_local_date + p_local_time, it is a wall-clock time in p_timezone, default the campaign''s. QC422 unless exactly one form is given (both local fields together), for an unparsable p_start_at, or for p_timezone with an instant; QC302 for a bad timezone; QC301 when the instant is not after p_as_of; QC404 when not visible; QC409 from another status.';
 
 CREATE FUNCTION campaigns.schedule_jobs(p_step_schedule text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs idempotently: process_due_steps (CALL drain_due_steps(): due enrollments in batches until none is left, every 5 minutes unless p_step_schedule or the current job says otherwise), launch_scheduled_campaigns every minute, complete_finished_campaigns hourly, rollup_analytics (yesterday and the 7 days before) daily at 02:00 UTC, check_deliverability hourly at :15, refresh_dynamic_segments every 30 minutes, refresh_campaign_audiences daily at 03:00 UTC, expire_approvals hourly at :30, defer_over_quota_mail every minute, evaluate_ab_tests every 15 minutes, purge_cron_history daily at 03:45 UTC. Run in the database named by cron.database_name.';
+COMMENT ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) IS 'Installs the engine''s pg_cron jobs (campaigns.engine_jobs()) idempotently and removes engine jobs no longer listed there. The step processing job (CALL drain_due_steps()) runs every p_step_schedule when given, else keeps its current schedule, else every 5 minutes. Run in the database named by cron.database_name; QC409 where pg_cron is not installed.';
 
 CREATE FUNCTION campaigns.schedule_recurring_campaign(p_campaign_id uuid, p_recurrence jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql
@@ -2121,6 +2160,10 @@ REVOKE ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_conta
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_worker;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
 
@@ -2142,13 +2185,13 @@ REVOKE ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_co
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
-
-REVOKE ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._is_suppressed(p_tenant_id uuid, p_email text, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_app;
@@ -2158,13 +2201,9 @@ REVOKE ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of ti
 GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._launch_occurrence(p_parent_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text) TO campaigns_worker;
-
-REVOKE ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._lock_campaign_for_steps(p_campaign_id uuid) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._lock_campaign(p_campaign_id uuid, p_allowed text[], p_action text, p_errcode text, p_hint text) TO campaigns_worker;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segments TO campaigns_app;
 
@@ -2181,6 +2220,10 @@ GRANT ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_ste
 REVOKE ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._mint_api_key(p_tenant_id uuid, p_user_id uuid, p_name text) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._monthly_usage(p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._next_unblocked_day(p_tenant_id uuid, p_campaign_id uuid, p_day date) TO campaigns_app;
@@ -2206,6 +2249,15 @@ REVOKE ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) FROM PUBLI
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rate(p_part bigint, p_whole bigint) TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_worker;
+GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
@@ -2250,6 +2302,10 @@ GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO
 REVOKE ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
@@ -2402,6 +2458,10 @@ REVOKE ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p
 GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON PROCEDURE campaigns.drain_due_steps(INOUT p_processed bigint, IN p_batch_size integer, IN p_max_seconds double precision, IN p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2540,6 +2600,10 @@ GRANT ALL ON FUNCTION campaigns.schedule_campaign(p_campaign_id uuid, p_start ti
 REVOKE ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.schedule_campaign_at(p_campaign_id uuid, p_start_at timestamp with time zone, p_local_start timestamp without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.schedule_campaign_from_request(p_campaign_id uuid, p_start_at text, p_local_date date, p_local_time time without time zone, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.schedule_jobs(p_step_schedule text) TO campaigns_app;

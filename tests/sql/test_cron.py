@@ -1,4 +1,5 @@
-"""campaigns.schedule_jobs: the pg_cron schedule, installed idempotently by one function (135).
+"""campaigns.schedule_jobs: the pg_cron schedule, installed idempotently by one function from one list,
+campaigns.engine_jobs(), which the readiness check reads too.
 
 The cron database is shared by the whole test session: every test that changes the schedule puts it
 back (try/finally) and leaves no extra job behind.
@@ -14,25 +15,14 @@ import psycopg
 import pytest
 from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
 
-EXPECTED = {
-    # Drains what is due batch by batch (CALL: a procedure, so it can commit between batches).
-    "campaigns.process_due_steps": ("*/5 * * * *", "drain_due_steps"),
-    "campaigns.launch_scheduled_campaigns": ("* * * * *", "launch_scheduled_campaigns"),
-    "campaigns.complete_finished_campaigns": ("0 * * * *", "complete_finished_campaigns"),
-    "campaigns.rollup_analytics": ("0 2 * * *", "rollup_analytics"),
-    # Added with the deliverability alerts (77) and the dynamic-segment refresh (139).
-    "campaigns.check_deliverability": ("15 * * * *", "check_deliverability"),
-    "campaigns.refresh_campaign_audiences": ("0 3 * * *", "refresh_campaign_audiences"),
-    # Dynamic segments are recalculated every 30 minutes (seed spec 2.2).
-    "campaigns.refresh_dynamic_segments": ("*/30 * * * *", "refresh_dynamic_segments"),
-    # The 48-hour auto-reject of pending approvals (137).
-    "campaigns.expire_approvals": ("30 * * * *", "expire_approvals"),
-    "campaigns.defer_over_quota_mail": ("* * * * *", "defer_over_quota_mail"),
-    # The A/B winner check (104-108).
-    "campaigns.evaluate_ab_tests": ("*/15 * * * *", "evaluate_ab_tests"),
-    # Keeps cron.job_run_details bounded.
-    "campaigns.purge_cron_history": ("45 3 * * *", "purge_cron_history"),
-}
+
+def engine_jobs(conn: psycopg.Connection, step_schedule: str | None = None) -> dict[str, tuple[str, str]]:
+    """campaigns.engine_jobs() as {jobname: (schedule, command)}."""
+    rows = conn.execute("SELECT jobname, schedule, command FROM campaigns.engine_jobs(coalesce(%s, '*/5 * * * *'))",
+                        (step_schedule,)).fetchall()
+    return {name: (schedule, command) for name, schedule, command in rows}
+
+
 JOB_COLUMNS = "jobid, jobname, schedule, command, database, username, active"
 
 
@@ -59,13 +49,29 @@ def process_schedule(conn: psycopg.Connection) -> str:
 
 def test_exactly_the_engine_jobs_each_one_function_call(cron):
     rows = cron.execute("SELECT jobname, schedule, command, database, active FROM cron.job ORDER BY jobname").fetchall()
-    assert {r[0]: r[1] for r in rows} == {name: schedule for name, (schedule, _) in EXPECTED.items()}
+    assert {r[0]: (r[1], r[2]) for r in rows} == engine_jobs(cron)
     dbname = cron.info.dbname
     for jobname, _, command, database, active in rows:
-        function = EXPECTED[jobname][1]
         # One statement calling one engine function or procedure, nothing else.
-        assert re.fullmatch(rf"(SELECT|CALL) campaigns\.{function}\([^;()]*\)", command.strip()), command
+        call = re.fullmatch(r"(SELECT|CALL) campaigns\.(\w+)\([^;()]*\)", command.strip())
+        assert call, command
+        kind = cron.execute("SELECT prokind FROM pg_proc WHERE proname = %s AND pronamespace = 'campaigns'::regnamespace",
+                            (call.group(2),)).fetchone()
+        assert kind == ("p" if call.group(1) == "CALL" else "f",), command
         assert (database, active) == (dbname, True)
+
+
+def test_the_engine_runs_eleven_jobs_steps_every_five_minutes(conn):
+    jobs = engine_jobs(conn)
+    assert len(jobs) == 11
+    assert jobs["campaigns.process_due_steps"] == ("*/5 * * * *", "CALL campaigns.drain_due_steps()")
+    assert engine_jobs(conn, "* * * * *")["campaigns.process_due_steps"][0] == "* * * * *"
+
+
+def test_readiness_checks_every_engine_job(conn):
+    # Where pg_cron is absent every job is missing; the list is engine_jobs', not a copy.
+    missing = conn.execute("SELECT campaigns.cron_jobs_missing()").fetchone()[0]
+    assert missing == sorted(engine_jobs(conn))
 
 
 def test_rollup_job_covers_late_events(cron):
@@ -89,8 +95,7 @@ def test_process_interval_can_be_changed_and_is_kept(cron):
     assert process_schedule(cron) == "* * * * *"
     # The other jobs are untouched, and every job keeps its id.
     assert {r[0]: r[1] for r in cron.execute("SELECT jobname, schedule FROM cron.job")} == {
-        name: ("* * * * *" if name == "campaigns.process_due_steps" else schedule)
-        for name, (schedule, _) in EXPECTED.items()}
+        name: schedule for name, (schedule, _) in engine_jobs(cron, "* * * * *").items()}
     assert dict(cron.execute("SELECT jobname, jobid FROM cron.job").fetchall()) == ids
 
 
@@ -99,7 +104,7 @@ def test_obsolete_engine_job_is_removed_and_others_kept(cron):
     cron.execute("SELECT cron.schedule('dba.vacuum_report', '0 4 * * *', 'SELECT 1')")
     cron.execute("SELECT campaigns.schedule_jobs()")
     names = {r[0] for r in cron.execute("SELECT jobname FROM cron.job")}
-    assert names == set(EXPECTED) | {"dba.vacuum_report"}  # a DBA's own job is not ours to remove
+    assert names == set(engine_jobs(cron)) | {"dba.vacuum_report"}  # a DBA's own job is not ours to remove
 
 
 def test_pg_cron_runs_the_drain_procedure(cron):

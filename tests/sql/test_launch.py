@@ -1,4 +1,4 @@
-"""campaigns.launch_campaign (db/functions/20_enrollment.sql): set-based, all-or-nothing enrollment of
+"""campaigns.launch_campaign (db/functions/35_enrollment.sql): set-based, all-or-nothing enrollment of
 a segment's eligible contacts at the first step, with first due times from the send strategy and
 sending window, and every refusal (status, steps, audience, approvals, quota, tenant)."""
 
@@ -409,6 +409,8 @@ def test_quota_counts_mail_already_sent_this_month(conn, world):
     tid = world["tenant_id"]
     conn.execute("UPDATE campaigns.tenants SET monthly_email_quota = %s WHERE id = %s", (2 * N, tid))
     _opens(conn, tid, make_contact(conn, tid), [AS_OF - timedelta(hours=5)])  # one message this month
+    # … counted as its send was recorded (the month's usage, which the sender enforces too).
+    conn.execute("SELECT campaigns._add_send_usage(%s, 1, %s)", (tid, AS_OF - timedelta(hours=6)))
     assert launch_error(conn, world["campaign"]) == "QC104"
     assert_untouched_draft(conn, world["campaign"])
 

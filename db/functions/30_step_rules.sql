@@ -1,28 +1,5 @@
--- Campaign steps: validation when a step is saved (limits, rules, same-campaign targets, cycles),
--- condition evaluation, and updated_at maintenance.
-
-CREATE OR REPLACE FUNCTION campaigns._touch_updated_at()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog
-AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER trg_tenants_touch BEFORE UPDATE ON campaigns.tenants FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_workspaces_touch BEFORE UPDATE ON campaigns.workspaces FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_users_touch BEFORE UPDATE ON campaigns.users FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_contacts_touch BEFORE UPDATE ON campaigns.contacts FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_segments_touch BEFORE UPDATE ON campaigns.segments FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_templates_touch BEFORE UPDATE ON campaigns.templates FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_sender_accounts_touch BEFORE UPDATE ON campaigns.sender_accounts FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_campaigns_touch BEFORE UPDATE ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-CREATE OR REPLACE TRIGGER trg_campaign_steps_touch BEFORE UPDATE ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
--- campaign_contacts is not touched by trigger: the engine sets updated_at in its set-based updates
--- (a row trigger there would tax the hot path for every enrollment).
+-- Campaign steps as saved: the 20-step limit, condition rules and action configurations, same-campaign
+-- targets, and no cycle through an email step, enforced by triggers on campaign_steps.
 
 CREATE OR REPLACE FUNCTION campaigns._raise_invalid_rule(p_errcode text, p_message text, p_step_id uuid)
 RETURNS void
@@ -209,61 +186,3 @@ CREATE OR REPLACE TRIGGER trg_campaign_steps_validate
         next_step_id, true_next_step_id, false_next_step_id
     ON campaigns.campaign_steps
     FOR EACH ROW EXECUTE FUNCTION campaigns._validate_step();
-
-CREATE OR REPLACE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts)
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog
-AS $$
-    WITH v AS (
-        SELECT CASE WHEN p_rules->>'field' ~ '^(custom|customField)\.'
-                    THEN p_contact.custom_fields->>regexp_replace(p_rules->>'field', '^(custom|customField)\.', '')
-                    ELSE to_jsonb(p_contact)->>(p_rules->>'field') END AS actual,
-               p_rules->>'value' AS expected,
-               p_rules->>'operator' AS op
-    )
-    SELECT CASE v.op
-        WHEN 'equals'     THEN coalesce(lower(v.actual) = lower(v.expected), false)
-        WHEN 'not_equals' THEN coalesce(lower(v.actual) <> lower(v.expected), true)
-        WHEN 'contains'   THEN coalesce(strpos(lower(v.actual), lower(v.expected)) > 0, false)
-        WHEN 'in'         THEN coalesce(lower(v.actual) IN (SELECT lower(x) FROM jsonb_array_elements_text(p_rules->'value') x), false)
-        WHEN 'not_in'     THEN coalesce(lower(v.actual) NOT IN (SELECT lower(x) FROM jsonb_array_elements_text(p_rules->'value') x), true)
-        -- Numbers compare as numbers; anything else as text.
-        WHEN 'greater_than' THEN CASE
-            WHEN v.actual ~ '^-?[0-9]+(\.[0-9]+)?$' AND v.expected ~ '^-?[0-9]+(\.[0-9]+)?$' THEN v.actual::numeric > v.expected::numeric
-            ELSE coalesce(v.actual > v.expected, false) END
-        WHEN 'less_than' THEN CASE
-            WHEN v.actual ~ '^-?[0-9]+(\.[0-9]+)?$' AND v.expected ~ '^-?[0-9]+(\.[0-9]+)?$' THEN v.actual::numeric < v.expected::numeric
-            ELSE coalesce(v.actual < v.expected, false) END
-        ELSE false
-    END
-    FROM v
-$$;
-
-CREATE OR REPLACE FUNCTION campaigns._condition_holds(
-    p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts)
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, campaigns
-AS $$
-    SELECT CASE p_rules->>'type'
-        WHEN 'email_opened' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.first_opened_at IS NOT NULL)
-        WHEN 'email_clicked' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.first_clicked_at IS NOT NULL)
-        WHEN 'email_replied' THEN EXISTS (
-            SELECT FROM campaigns.email_messages m
-            WHERE m.tenant_id = p_tenant_id AND m.enrollment_id = p_enrollment_id
-              AND (p_scope_step_id IS NULL OR m.step_id = p_scope_step_id) AND m.replied_at IS NOT NULL)
-        WHEN 'lead_score' THEN p_contact.score >= (p_rules->>'threshold')::numeric
-        WHEN 'contact_attribute' THEN campaigns._contact_attribute_holds(p_rules, p_contact)
-        -- Unknown types cannot be saved (QC202); a row written around the trigger evaluates false.
-        ELSE false
-    END
-$$;
-COMMENT ON FUNCTION campaigns._condition_holds(jsonb, uuid, uuid, uuid, campaigns.contacts) IS
-    'Evaluates a condition step''s rules for one enrollment: email_opened / email_clicked / email_replied (optionally scoped to one email step), lead_score (score >= threshold), contact_attribute (standard or custom field).';

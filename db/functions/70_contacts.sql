@@ -196,7 +196,9 @@ BEGIN
     -- Re-activating an unsubscribed or bounced contact is refused while its address is suppressed:
     -- remove the suppression (with a reason, audited) first.
     IF p_changes->>'status' = 'active' AND v_contact.status <> 'active'
-       AND campaigns._is_suppressed(v_contact.tenant_id, coalesce(p_changes->>'email', v_contact.email), now()) THEN
+       AND EXISTS (SELECT FROM campaigns._suppressed_addresses(now()) x
+                   WHERE x.tenant_id = v_contact.tenant_id
+                     AND x.email_key = lower(coalesce(p_changes->>'email', v_contact.email))) THEN
         RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = 'the contact''s address is suppressed',
             DETAIL = format('contact_id=%s status=%s', p_contact_id, v_contact.status),
             HINT = 'Remove the suppression (DELETE /api/suppressions/{id}?reason=…) before re-activating the contact.';

@@ -1,174 +1,5 @@
--- A/B tests on email steps: validation when saved, the reproducible split when enrollments first
--- reach the step, the winner by a two-proportion z-test, and the release of the held-back
--- enrollments with the winner. process_due_steps calls _route_ab_tests for the rows at email steps.
-
-CREATE OR REPLACE FUNCTION campaigns._validate_ab_test()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, campaigns
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM campaigns.campaign_steps
-                   WHERE tenant_id = NEW.tenant_id AND campaign_id = NEW.campaign_id AND id = NEW.step_id
-                     AND step_type = 'email') THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test must be attached to an email step',
-            DETAIL = format('step_id=%s', NEW.step_id);
-    END IF;
-    -- Settings are frozen once the sample is out; only the decision columns move after that.
-    IF TG_OP = 'UPDATE' AND OLD.status <> 'draft'
-       AND (NEW.step_id, NEW.sample_percent, NEW.duration_hours, NEW.win_metric, NEW.confidence_threshold,
-            NEW.minimum_sample_size, NEW.if_no_winner)
-           IS DISTINCT FROM
-           (OLD.step_id, OLD.sample_percent, OLD.duration_hours, OLD.win_metric, OLD.confidence_threshold,
-            OLD.minimum_sample_size, OLD.if_no_winner) THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC602', MESSAGE = 'a running or decided A/B test cannot be changed',
-            DETAIL = format('ab_test_id=%s status=%s', NEW.id, OLD.status);
-    END IF;
-    RETURN NEW;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER trg_ab_tests_validate
-    BEFORE INSERT OR UPDATE ON campaigns.ab_tests
-    FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_test();
-CREATE OR REPLACE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests
-    FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
-
-CREATE OR REPLACE FUNCTION campaigns._validate_ab_variant()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_test_id uuid := coalesce(NEW.ab_test_id, OLD.ab_test_id);
-    v_tenant  uuid := coalesce(NEW.tenant_id, OLD.tenant_id);
-    v_status  text;
-BEGIN
-    -- The test row lock serialises variant changes, so the 5-variant limit holds.
-    SELECT status INTO v_status FROM campaigns.ab_tests WHERE tenant_id = v_tenant AND id = v_test_id FOR NO KEY UPDATE;
-    IF v_status <> 'draft' THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC602', MESSAGE = 'variants can only change while the A/B test is a draft',
-            DETAIL = format('ab_test_id=%s status=%s', v_test_id, v_status);
-    END IF;
-    IF TG_OP <> 'DELETE' AND (SELECT count(*) FROM campaigns.ab_test_variants
-                              WHERE tenant_id = v_tenant AND ab_test_id = v_test_id) > 5 THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test has at most 5 variants',
-            DETAIL = format('ab_test_id=%s', v_test_id);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER trg_ab_test_variants_validate
-    AFTER INSERT OR UPDATE OR DELETE ON campaigns.ab_test_variants
-    FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_variant();
-
-CREATE OR REPLACE FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_test uuid;
-BEGIN
-    SELECT t.id INTO v_test
-    FROM campaigns.ab_tests t
-    WHERE t.tenant_id = p_tenant_id AND t.campaign_id = p_campaign_id
-      AND (SELECT count(*) FROM campaigns.ab_test_variants v WHERE v.tenant_id = t.tenant_id AND v.ab_test_id = t.id)
-          NOT BETWEEN 2 AND 5
-    LIMIT 1;
-    IF v_test IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC601', MESSAGE = 'an A/B test needs 2 to 5 variants before launch',
-            DETAIL = format('campaign_id=%s ab_test_id=%s', p_campaign_id, v_test);
-    END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer)
-RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog
-AS $$
-    -- Each variant gets floor(N * S / 100 / V) contacts; everyone else is held back for the winner.
-    SELECT CASE WHEN p_variants < 1 THEN 0 ELSE floor(p_audience * p_sample_percent / 100.0 / p_variants)::integer END
-$$;
-COMMENT ON FUNCTION campaigns.ab_split_sizes(integer, numeric, integer) IS
-    'The number of contacts per variant for an audience of p_audience, a sample of p_sample_percent and p_variants variants: floor(N * S / 100 / V).';
-
-CREATE OR REPLACE FUNCTION campaigns._start_ab_tests(p_as_of timestamptz)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_test campaigns.ab_tests;
-BEGIN
-    -- Draft tests whose step the working set has reached. The row lock makes a concurrent run wait
-    -- and then see the test running, so the sample is assigned once.
-    FOR v_test IN
-        SELECT t.* FROM campaigns.ab_tests t
-        WHERE t.status = 'draft'
-          AND (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
-        ORDER BY t.id
-        FOR UPDATE
-    LOOP
-        CONTINUE WHEN v_test.status <> 'draft';
-        -- The sample: the campaign's current audience in a fixed pseudo-random order (md5 of test and
-        -- contact ids, so a re-run or a test gives the same split), cut into contiguous slices A, B, …
-        WITH audience AS (
-            SELECT cc.id AS enrollment_id, cc.contact_id,
-                   row_number() OVER (ORDER BY md5(v_test.id::text || cc.contact_id::text)) AS r,
-                   count(*) OVER () AS n
-            FROM campaigns.campaign_contacts cc
-            WHERE cc.tenant_id = v_test.tenant_id AND cc.campaign_id = v_test.campaign_id
-              AND cc.status IN ('enrolled', 'active', 'paused')
-        ), variants AS (
-            SELECT v.id, row_number() OVER (ORDER BY v.variant_name) - 1 AS slot, count(*) OVER () AS k
-            FROM campaigns.ab_test_variants v
-            WHERE v.tenant_id = v_test.tenant_id AND v.ab_test_id = v_test.id
-        ), sized AS (
-            SELECT a.*, campaigns.ab_split_sizes(a.n::integer, v_test.sample_percent, (SELECT max(k) FROM variants)::integer) AS per
-            FROM audience a
-        )
-        INSERT INTO campaigns.ab_test_assignments (tenant_id, ab_test_id, variant_id, contact_id, enrollment_id, assigned_at)
-        SELECT v_test.tenant_id, v_test.id, v.id, s.contact_id, s.enrollment_id, p_as_of
-        FROM sized s JOIN variants v ON v.slot = (s.r - 1) / s.per
-        WHERE s.per > 0 AND s.r <= s.per * v.k
-        ON CONFLICT ON CONSTRAINT uq_ab_test_assignments_contact DO NOTHING;
-
-        UPDATE campaigns.ab_tests SET status = 'running', started_at = p_as_of WHERE id = v_test.id;
-    END LOOP;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION campaigns._route_ab_tests(p_as_of timestamptz)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM campaigns.ab_tests t
-                   WHERE (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')) THEN
-        RETURN;  -- no test on the steps at hand: the common case costs one probe
-    END IF;
-    PERFORM campaigns._start_ab_tests(p_as_of);
-
-    -- In the sample: the assigned variant.
-    UPDATE pg_temp._due_work w SET ab_variant_id = a.variant_id
-    FROM campaigns.ab_tests t
-    JOIN campaigns.ab_test_assignments a ON a.tenant_id = t.tenant_id AND a.ab_test_id = t.id
-    WHERE w.status = 'run' AND t.tenant_id = w.tenant_id AND t.step_id = w.step_id AND t.status <> 'draft'
-      AND a.enrollment_id = w.enrollment_id;
-    -- Held back: the winner once deployed; until then the enrollment waits at the step with no due
-    -- time, and the deployment gives it one.
-    UPDATE pg_temp._due_work w
-    SET ab_variant_id = CASE WHEN t.status = 'winner_deployed' THEN t.winner_variant_id END,
-        status = CASE WHEN t.status = 'winner_deployed' THEN w.status ELSE 'held' END
-    FROM campaigns.ab_tests t
-    WHERE w.status = 'run' AND w.ab_variant_id IS NULL AND t.tenant_id = w.tenant_id AND t.step_id = w.step_id
-      AND t.status IN ('running', 'winner_deployed');
-END
-$$;
+-- A/B results and decisions: per-variant figures, the winner by a two-proportion z-test (or by hand),
+-- and the release of the held-back enrollments with the winner.
 
 CREATE OR REPLACE FUNCTION campaigns._normal_cdf(p_z double precision)
 RETURNS double precision
@@ -240,6 +71,23 @@ AS $$
 $$;
 COMMENT ON FUNCTION campaigns.ab_test_results(uuid) IS
     'Per-variant results of an A/B test''s sample: sent, delivered, unique opens and clicks (of delivered mail), open and click rates in percent, the leader''s two-sided confidence against the runner-up (two-proportion z-test on the win metric), lift against the control ((variant - control) / control, percent), and whether it is the deployed winner.';
+
+CREATE OR REPLACE FUNCTION campaigns.ab_test_doc(p_campaign_id uuid, p_step_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+    SELECT to_jsonb(t) - 'tenant_id' - 'results_summary'
+           || jsonb_build_object(
+               'variants', (SELECT jsonb_agg(to_jsonb(v) - 'tenant_id' - 'ab_test_id' ORDER BY v.variant_name)
+                            FROM campaigns.ab_test_variants v WHERE v.tenant_id = t.tenant_id AND v.ab_test_id = t.id),
+               'results', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.variant_name), '[]')
+                           FROM campaigns.ab_test_results(t.id) r))
+    FROM campaigns.ab_tests t
+    WHERE t.campaign_id = p_campaign_id AND t.step_id = p_step_id
+$$;
+COMMENT ON FUNCTION campaigns.ab_test_doc(uuid, uuid) IS
+    'The A/B test of an email step as one JSON document: its settings and state, its variants and their live results (campaigns.ab_test_results). NULL when the step has no test.';
 
 CREATE OR REPLACE FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamptz)
 RETURNS integer
@@ -330,3 +178,14 @@ END
 $$;
 COMMENT ON FUNCTION campaigns.choose_ab_winner(uuid, uuid, timestamptz) IS
     'Picks the winner of a running A/B test by hand and deploys it at once (held-back enrollments released with its content). QC404 for an unknown test or a variant of another test, QC602 when the test is not running. Returns the number of enrollments released.';
+
+CREATE OR REPLACE FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid,
+                                                           p_as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+    SELECT campaigns.choose_ab_winner((campaigns._step_ab_test(p_campaign_id, p_step_id)).id, p_variant_id, p_as_of)
+$$;
+COMMENT ON FUNCTION campaigns.choose_step_ab_winner(uuid, uuid, uuid, timestamptz) IS
+    'choose_ab_winner for the A/B test of a campaign''s email step (QC404 when the step has none).';

@@ -1,25 +1,7 @@
 -- What happens after a send: tracked events (delivered, open, click, reply, bounces, complaint,
 -- unsubscribe) appended to email_events, folded into the message and step counters, and their
--- consequences for the contact, the suppression lists and the enrollments.
-
-CREATE OR REPLACE FUNCTION campaigns._exit_contact_everywhere(
-    p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamptz)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-BEGIN
-    -- Enrollments first (this waits for a processing run holding them), then the queued mail that
-    -- run may just have committed.
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = p_reason, exited_at = p_as_of, pause_reason = NULL,
-        next_email_scheduled_at = NULL, updated_at = now()
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status IN ('enrolled', 'active', 'paused');
-    UPDATE campaigns.email_messages
-    SET status = 'cancelled', last_error = p_reason
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status = 'queued';
-END
-$$;
+-- consequences for the contact, the suppression lists and the enrollments; and how a reply finds the
+-- message it answers.
 
 CREATE OR REPLACE FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamptz)
 RETURNS void
@@ -77,12 +59,10 @@ BEGIN
 
     CASE p_event_type
     WHEN 'delivered' THEN
-        v_first := v_msg.delivered_at IS NULL;
         UPDATE campaigns.email_messages SET delivered_at = least(delivered_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET emails_delivered = emails_delivered + v_first::integer
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET consecutive_soft_bounces = 0
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND consecutive_soft_bounces <> 0;
+        -- The step counter and the soft-bounce reset, as for mail the relay accepted (_record_sent).
+        PERFORM campaigns._count_deliveries(ARRAY[v_msg.tenant_id], ARRAY[v_msg.step_id], ARRAY[v_msg.contact_id],
+                                            ARRAY[v_msg.delivered_at IS NULL]);
 
     WHEN 'open', 'click' THEN
         -- A click without a prior open counts as an open too.
@@ -105,12 +85,7 @@ BEGIN
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         SELECT c.on_reply INTO v_on_reply FROM campaigns.campaigns c WHERE c.tenant_id = v_msg.tenant_id AND c.id = v_msg.campaign_id;
         IF v_on_reply = 'exit' THEN
-            UPDATE campaigns.campaign_contacts
-            SET status = 'exited', exit_reason = 'replied', exited_at = p_occurred_at, pause_reason = NULL,
-                next_email_scheduled_at = NULL, updated_at = now()
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id AND status IN ('enrolled', 'active', 'paused');
-            UPDATE campaigns.email_messages SET status = 'cancelled', last_error = 'replied'
-            WHERE tenant_id = v_msg.tenant_id AND enrollment_id = v_msg.enrollment_id AND status = 'queued';
+            PERFORM campaigns._exit_enrollments(ARRAY[v_msg.enrollment_id], ARRAY['replied'], p_occurred_at);
         ELSIF v_on_reply = 'pause' THEN
             -- Also when the campaign is paused: the reply's pause must outlive the campaign's resume.
             UPDATE campaigns.campaign_contacts SET status = 'paused', pause_reason = 'reply', updated_at = now()
@@ -171,3 +146,42 @@ END
 $$;
 COMMENT ON FUNCTION campaigns.record_email_event(uuid, text, timestamptz, jsonb) IS
     'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: the message''s earliest delivered/open/click/reply/unsubscribe/bounce/complaint times (an event reported late but earlier moves them back) and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
+
+CREATE OR REPLACE FUNCTION campaigns.find_message_for_reply(
+    p_tenant_id uuid, p_references text[], p_from_email text DEFAULT NULL, p_subject text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_id      uuid;
+    v_subject text;
+BEGIN
+    -- 1. Threading headers, in the order given (In-Reply-To first, then References newest first);
+    --    ids are compared in their <…> form, with or without the brackets in the input.
+    SELECT m.id INTO v_id
+    FROM unnest(p_references) WITH ORDINALITY AS r(ref, ord)
+    JOIN campaigns.email_messages m
+      ON m.smtp_message_id = CASE WHEN btrim(r.ref) LIKE '<%>' THEN btrim(r.ref) ELSE '<' || btrim(r.ref) || '>' END
+     AND m.tenant_id = p_tenant_id
+    WHERE r.ref IS NOT NULL AND btrim(r.ref) <> ''
+    ORDER BY r.ord
+    LIMIT 1;
+    IF v_id IS NOT NULL OR p_from_email IS NULL OR p_subject IS NULL THEN
+        RETURN v_id;
+    END IF;
+    -- 2. Fallback: the newest message sent to this contact whose subject, without Re:/Fwd:
+    --    prefixes, is the reply's.
+    v_subject := lower(btrim(regexp_replace(p_subject, '^\s*((re|fwd?|aw|sv|antw|wg)\s*(\[\d+\])?\s*:\s*)+', '', 'i')));
+    SELECT m.id INTO v_id
+    FROM campaigns.contacts ct
+    JOIN campaigns.email_messages m ON m.tenant_id = ct.tenant_id AND m.contact_id = ct.id
+    WHERE ct.tenant_id = p_tenant_id AND lower(ct.email) = lower(btrim(p_from_email))
+      AND m.sent_at IS NOT NULL AND lower(btrim(m.subject)) = v_subject
+    ORDER BY m.sent_at DESC
+    LIMIT 1;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION campaigns.find_message_for_reply(uuid, text[], text, text) IS
+    'The tenant''s message a reply answers: the first of p_references (In-Reply-To, then References newest first; with or without <>) that is a stored Message-ID, else the newest message sent to the contact with address p_from_email whose subject equals p_subject without Re:/Fwd: prefixes. NULL when nothing matches. Runs as the caller (Row Level Security applies).';
