@@ -127,23 +127,25 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    v_ended integer;
+    v_ended     integer;
+    v_tenants   uuid[];
+    v_campaigns uuid[];
 BEGIN
     WITH ended AS (
         UPDATE campaigns.campaigns SET status = 'completed', completed_at = p_as_of
         WHERE status IN ('active', 'paused') AND end_date <= p_as_of
         RETURNING tenant_id, id
-    ), exited AS (
-        UPDATE campaigns.campaign_contacts cc
-        SET status = 'exited', exit_reason = 'campaign_ended', exited_at = p_as_of, pause_reason = NULL,
-            next_email_scheduled_at = NULL, updated_at = now()
-        FROM ended e
-        WHERE cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id AND cc.status IN ('enrolled', 'active', 'paused')
     )
-    SELECT count(*) INTO v_ended FROM ended;
+    SELECT count(*), array_agg(tenant_id), array_agg(id) INTO v_ended, v_tenants, v_campaigns FROM ended;
     IF v_ended > 0 THEN
+        PERFORM campaigns._exit_enrollments(
+            ARRAY(SELECT cc.id FROM unnest(v_tenants, v_campaigns) AS e(tenant_id, id)
+                  JOIN campaigns.campaign_contacts cc ON cc.tenant_id = e.tenant_id AND cc.campaign_id = e.id
+                  WHERE cc.status IN ('enrolled', 'active', 'paused')),
+            ARRAY['campaign_ended'], p_as_of, p_cancel_mail => false);
         -- A separate statement: the exits above waited for any run holding those enrollments, and
-        -- this one's fresh snapshot sees the mail that run committed meanwhile.
+        -- this one's fresh snapshot sees the mail that run committed meanwhile (all of the campaign's,
+        -- also that of enrollments already completed).
         UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'campaign_ended'
         FROM campaigns.campaigns c
         WHERE c.status = 'completed' AND c.completed_at = p_as_of AND c.end_date <= p_as_of

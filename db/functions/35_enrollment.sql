@@ -1,6 +1,5 @@
 -- Enrollment: launch (the segment enrolled set-based at the first step, with each contact's first due
--- time), the preview of those first send times, and how enrollments leave (by hand, or everywhere
--- for a contact).
+-- time) and the preview of those first send times.
 
 CREATE OR REPLACE FUNCTION campaigns._first_due_at(
     p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamptz)
@@ -235,55 +234,3 @@ END
 $$;
 COMMENT ON FUNCTION campaigns.preview_send_times(uuid, integer, timestamptz) IS
     'When the first email would go to a sample of the campaign''s audience if launched at p_as_of (or at its scheduled time): contact, timezone, the instant in UTC and the local time as "YYYY-MM-DD HH:mm:ss ZZZ" (zone abbreviation), from the send strategy and the sending window.';
-
-CREATE OR REPLACE FUNCTION campaigns.exit_enrollment(
-    p_campaign_id uuid, p_contact_id uuid, p_reason text DEFAULT 'manual', p_as_of timestamptz DEFAULT now())
-RETURNS campaigns.campaign_contacts
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-DECLARE
-    v_enrollment campaigns.campaign_contacts;
-BEGIN
-    -- The row lock waits for a processing run that holds the enrollment; its write is then seen.
-    SELECT * INTO v_enrollment FROM campaigns.campaign_contacts
-    WHERE campaign_id = p_campaign_id AND contact_id = p_contact_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'the contact is not enrolled in this campaign',
-            DETAIL = format('campaign_id=%s contact_id=%s', p_campaign_id, p_contact_id);
-    END IF;
-    IF v_enrollment.status NOT IN ('enrolled', 'active', 'paused') THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC409', MESSAGE = format('the enrollment is already %s', v_enrollment.status),
-            DETAIL = format('campaign_id=%s contact_id=%s status=%s', p_campaign_id, p_contact_id, v_enrollment.status);
-    END IF;
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = coalesce(nullif(btrim(p_reason), ''), 'manual'), exited_at = p_as_of,
-        pause_reason = NULL, next_email_scheduled_at = NULL, updated_at = now()
-    WHERE id = v_enrollment.id
-    RETURNING * INTO v_enrollment;
-    UPDATE campaigns.email_messages SET status = 'cancelled', last_error = v_enrollment.exit_reason
-    WHERE tenant_id = v_enrollment.tenant_id AND enrollment_id = v_enrollment.id AND status = 'queued';
-    RETURN v_enrollment;
-END
-$$;
-COMMENT ON FUNCTION campaigns.exit_enrollment(uuid, uuid, text, timestamptz) IS
-    'Exits one contact from a campaign by hand (exit_reason p_reason, default manual) and cancels its queued mail. QC404 when not enrolled (or not visible), QC409 when the enrollment already completed or exited.';
-
-CREATE OR REPLACE FUNCTION campaigns._exit_contact_everywhere(
-    p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamptz)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, campaigns
-AS $$
-BEGIN
-    -- Enrollments first (this waits for a processing run holding them), then the queued mail that
-    -- run may just have committed.
-    UPDATE campaigns.campaign_contacts
-    SET status = 'exited', exit_reason = p_reason, exited_at = p_as_of, pause_reason = NULL,
-        next_email_scheduled_at = NULL, updated_at = now()
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status IN ('enrolled', 'active', 'paused');
-    UPDATE campaigns.email_messages
-    SET status = 'cancelled', last_error = p_reason
-    WHERE tenant_id = p_tenant_id AND contact_id = p_contact_id AND status = 'queued';
-END
-$$;

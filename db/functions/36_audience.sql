@@ -32,22 +32,16 @@ BEGIN
         -- The segment's eligible members not enrolled yet, exactly as launch enrolls them.
         v_enrolled := campaigns._enroll_segment(v_campaign, v_entry, p_as_of, true);
 
-        WITH gone AS (
-            UPDATE campaigns.campaign_contacts cc
-            SET status = 'exited', exit_reason = 'segment_exit', exited_at = p_as_of, pause_reason = NULL,
-                next_email_scheduled_at = NULL, updated_at = now()
-            WHERE cc.tenant_id = v_campaign.tenant_id AND cc.campaign_id = v_campaign.id
-              AND cc.status IN ('enrolled', 'active', 'paused')
-              AND NOT EXISTS (SELECT FROM campaigns.segment_contacts sc
-                              WHERE sc.tenant_id = cc.tenant_id AND sc.segment_id = v_campaign.segment_id
-                                AND sc.contact_id = cc.contact_id)
-            RETURNING cc.id
-        ), cancelled AS (
-            UPDATE campaigns.email_messages m SET status = 'cancelled', last_error = 'segment_exit'
-            FROM gone g
-            WHERE m.tenant_id = v_campaign.tenant_id AND m.enrollment_id = g.id AND m.status = 'queued'
-        )
-        SELECT count(*) INTO v_exited FROM gone;
+        -- Leavers exit with their queued mail cancelled.
+        SELECT count(*) INTO v_exited
+        FROM campaigns._exit_enrollments(
+            ARRAY(SELECT cc.id FROM campaigns.campaign_contacts cc
+                  WHERE cc.tenant_id = v_campaign.tenant_id AND cc.campaign_id = v_campaign.id
+                    AND cc.status IN ('enrolled', 'active', 'paused')
+                    AND NOT EXISTS (SELECT FROM campaigns.segment_contacts sc
+                                    WHERE sc.tenant_id = cc.tenant_id AND sc.segment_id = v_campaign.segment_id
+                                      AND sc.contact_id = cc.contact_id)),
+            ARRAY['segment_exit'], p_as_of);
 
         UPDATE campaigns.campaigns SET total_contacts = total_contacts + v_enrolled WHERE id = v_campaign.id;
         v_changed := v_changed + v_enrolled + v_exited;

@@ -131,24 +131,24 @@ BEGIN
                   m.to_email, m.smtp_message_id, m.attempts, m.max_attempts, m.lease_expires_at, m.next_attempt_at,
                   m.ab_variant_id, k.cancel_reason
     ), exit_candidates AS (
-        -- Req. 69: a recipient found unmailable at send time also leaves the sequence. Enrollments
-        -- another transaction holds (a processing run, an event) are skipped rather than waited
-        -- for: that transaction applies the same rule, and waiting here while holding message
-        -- locks could deadlock with an event that locks the enrollment first.
-        SELECT e.id
+        -- A recipient found unmailable at send time also leaves the sequence (a completed enrollment
+        -- too). Enrollments another transaction holds (a processing run, an event) are skipped rather
+        -- than waited for: that transaction applies the same rule, and waiting here while holding
+        -- message locks could deadlock with an event that locks the enrollment first.
+        SELECT e.id, u.cancel_reason
         FROM campaigns.campaign_contacts e
         JOIN updated u ON u.tenant_id = e.tenant_id AND u.enrollment_id = e.id
         WHERE u.cancel_reason IN ('suppressed', 'unsubscribed', 'bounced')
           AND e.status IN ('enrolled', 'active', 'paused', 'completed')
         FOR UPDATE OF e SKIP LOCKED
-    ), exits AS (
-        UPDATE campaigns.campaign_contacts e
-        SET status = 'exited', exit_reason = u.cancel_reason, exited_at = p_as_of, pause_reason = NULL,
-            next_email_scheduled_at = NULL, updated_at = now()
-        FROM exit_candidates x
-        JOIN updated u ON u.enrollment_id = x.id
-        WHERE e.id = x.id
-        RETURNING e.id
+    ), exits AS MATERIALIZED (
+        -- The rows are locked above, so the exit does not wait. Their message was just cancelled
+        -- here; other queued mail of theirs is left to the claim that reaches it.
+        SELECT count(*) AS n
+        FROM (SELECT array_agg(x.id) AS ids, array_agg(x.cancel_reason) AS reasons FROM exit_candidates x) a
+        CROSS JOIN LATERAL (SELECT FROM campaigns._exit_enrollments(a.ids, a.reasons, p_as_of,
+                                ARRAY['enrolled', 'active', 'paused', 'completed'], p_cancel_mail => false)
+                            WHERE a.ids IS NOT NULL) x
     )
     SELECT u.id, u.tenant_id, u.campaign_id, u.step_id, u.enrollment_id, u.contact_id,
            u.sender_account_id, s.template_id, u.ab_variant_id,
@@ -173,6 +173,8 @@ BEGIN
     LEFT JOIN campaigns.templates t ON t.tenant_id = s.tenant_id AND t.id = s.template_id
     LEFT JOIN campaigns.sender_accounts sa ON sa.tenant_id = u.tenant_id AND sa.id = u.sender_account_id
     LEFT JOIN campaigns.ab_test_variants v ON v.tenant_id = u.tenant_id AND v.id = u.ab_variant_id
+    -- Referenced so that the exits run (a CTE that only reads is evaluated when read).
+    CROSS JOIN exits
     WHERE u.cancel_reason IS NULL
     ORDER BY u.next_attempt_at;
 END

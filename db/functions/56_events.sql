@@ -87,12 +87,7 @@ BEGIN
         WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
         SELECT c.on_reply INTO v_on_reply FROM campaigns.campaigns c WHERE c.tenant_id = v_msg.tenant_id AND c.id = v_msg.campaign_id;
         IF v_on_reply = 'exit' THEN
-            UPDATE campaigns.campaign_contacts
-            SET status = 'exited', exit_reason = 'replied', exited_at = p_occurred_at, pause_reason = NULL,
-                next_email_scheduled_at = NULL, updated_at = now()
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.enrollment_id AND status IN ('enrolled', 'active', 'paused');
-            UPDATE campaigns.email_messages SET status = 'cancelled', last_error = 'replied'
-            WHERE tenant_id = v_msg.tenant_id AND enrollment_id = v_msg.enrollment_id AND status = 'queued';
+            PERFORM campaigns._exit_enrollments(ARRAY[v_msg.enrollment_id], ARRAY['replied'], p_occurred_at);
         ELSIF v_on_reply = 'pause' THEN
             -- Also when the campaign is paused: the reply's pause must outlive the campaign's resume.
             UPDATE campaigns.campaign_contacts SET status = 'paused', pause_reason = 'reply', updated_at = now()

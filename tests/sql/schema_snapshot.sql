@@ -219,6 +219,11 @@ CREATE FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_i
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[] DEFAULT ARRAY['enrolled'::text, 'active'::text, 'paused'::text], p_cancel_mail boolean DEFAULT true) RETURNS TABLE(enrollment_id uuid, exit_reason text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -2163,6 +2168,10 @@ GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, 
 REVOKE ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._exit_contact_everywhere(p_tenant_id uuid, p_contact_id uuid, p_reason text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as_of timestamp with time zone, p_from text[], p_cancel_mail boolean) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
