@@ -12,6 +12,123 @@ AS $$
            * (0.75 + random() * 0.5)
 $$;
 
+-- A delivery's consequences besides the message's own delivered_at, once and set-based: the step's
+-- emails_delivered counts each message's first delivery, and a delivery ends the contact's run of
+-- soft bounces. Element i of each array describes one delivered message.
+CREATE OR REPLACE FUNCTION campaigns._count_deliveries(
+    p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+-- PL/pgSQL rather than SQL for its cached plans (a SQL function is planned again on every call), and
+-- generic ones: the statements are driven by arrays and walk primary keys whatever their size.
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    IF true = ANY (p_first) THEN
+        UPDATE campaigns.campaign_steps s SET emails_delivered = s.emails_delivered + c.n
+        FROM (SELECT d.tenant_id, d.step_id, count(*) AS n
+              FROM unnest(p_tenant_ids, p_step_ids, p_first) AS d(tenant_id, step_id, first)
+              WHERE d.first GROUP BY 1, 2) c
+        WHERE s.tenant_id = c.tenant_id AND s.id = c.step_id;
+    END IF;
+    -- `= ANY (array)` keeps this on the primary key whatever the number of messages.
+    UPDATE campaigns.contacts ct SET consecutive_soft_bounces = 0
+    WHERE ct.id = ANY (p_contact_ids) AND ct.consecutive_soft_bounces <> 0
+      AND (ct.tenant_id, ct.id) IN (SELECT * FROM unnest(p_tenant_ids, p_contact_ids));
+END
+$$;
+
+-- Accepted mail, recorded once for one message or a worker's whole flush, in a fixed number of
+-- statements: status sent, the step's emails_sent, the tenant's monthly count and, unless the tenant
+-- says a provider reports deliveries (settings.delivery_events = 'provider'), the delivery (an event
+-- whose provider id makes a repeat, a resend after a lost lease, count once, as in record_email_event).
+-- Only messages this worker still leases change (compare-and-set); returns them.
+CREATE OR REPLACE FUNCTION campaigns._record_sent(
+    p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamptz)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+-- Custom plans for these array-driven statements were re-planned on every flush (about 1 ms a
+-- flush, measured); the generic plans walk the same primary-key indexes.
+SET plan_cache_mode = force_generic_plan
+AS $$
+-- The ON CONFLICT column list names email_events.message_id.
+#variable_conflict use_column
+DECLARE
+    v_sent      uuid[];
+    v_first     uuid[];
+    v_tenants   uuid[];
+    v_steps     uuid[];
+    v_contacts  uuid[];
+    v_delivered boolean[];
+    v_firsts    boolean[];
+BEGIN
+    -- Steps in id order (a flush has locked them already), then the messages, also in id order.
+    PERFORM FROM campaigns.campaign_steps s
+    WHERE s.id IN (SELECT m.step_id FROM campaigns.email_messages m WHERE m.id = ANY (p_ids))
+    ORDER BY s.id
+    FOR NO KEY UPDATE;
+    -- Locked first so that "first delivery" below is read from the row we then update.
+    WITH locked AS (
+        SELECT m.id, m.delivered_at IS NULL AS first_delivery
+        FROM campaigns.email_messages m
+        WHERE m.id = ANY (p_ids) AND m.status = 'sending' AND m.locked_by = p_worker
+        ORDER BY m.id
+        FOR NO KEY UPDATE
+    )
+    SELECT array_agg(l.id ORDER BY l.id), array_agg(l.id ORDER BY l.id) FILTER (WHERE l.first_delivery)
+      INTO v_sent, v_first
+    FROM locked l;
+
+    -- One UPDATE per message (a second one in this transaction would re-run every foreign-key check
+    -- of the row: 0.3 ms a message, measured). `= ANY (array)` keeps it on the primary key whatever
+    -- the batch size (a join to unnest() was planned as a sequential scan of the outbox).
+    WITH updated AS (
+        UPDATE campaigns.email_messages m
+        SET status = 'sent', sent_at = p_as_of, last_error = NULL, lease_expires_at = NULL,
+            smtp_response = left(p_responses[array_position(p_ids, m.id)], 1000),
+            subject = left(p_subjects[array_position(p_ids, m.id)], 998),
+            delivered_at = CASE WHEN t.settings->>'delivery_events' IS DISTINCT FROM 'provider'
+                                THEN least(m.delivered_at, p_as_of) ELSE m.delivered_at END
+        FROM campaigns.tenants t
+        WHERE m.id = ANY (v_sent) AND t.id = m.tenant_id
+        RETURNING m.id, m.tenant_id, m.campaign_id, m.step_id, m.contact_id,
+                  t.settings->>'delivery_events' IS DISTINCT FROM 'provider' AS smtp_delivery
+    ), delivered AS (
+        INSERT INTO campaigns.email_events
+            (tenant_id, message_id, campaign_id, step_id, contact_id, event_type, occurred_at, provider_event_id, details)
+        SELECT u.tenant_id, u.id, u.campaign_id, u.step_id, u.contact_id, 'delivered', p_as_of, 'smtp-accepted',
+               jsonb_build_object('source', 'smtp', 'provider_event_id', 'smtp-accepted',
+                                  'smtp_response', left(p_responses[array_position(p_ids, u.id)], 200))
+        FROM updated u
+        WHERE u.smtp_delivery
+        ON CONFLICT (tenant_id, message_id, event_type, provider_event_id) WHERE provider_event_id IS NOT NULL DO NOTHING
+        RETURNING email_events.message_id
+    ), counted AS (
+        UPDATE campaigns.campaign_steps s SET emails_sent = s.emails_sent + c.sent
+        FROM (SELECT u.tenant_id, u.step_id, count(*) AS sent FROM updated u GROUP BY 1, 2) c
+        WHERE s.tenant_id = c.tenant_id AND s.id = c.step_id
+    )
+    SELECT array_agg(u.tenant_id), array_agg(u.step_id), array_agg(u.contact_id),
+           array_agg(u.id IN (SELECT d.message_id FROM delivered d)), array_agg(u.id = ANY (v_first))
+      INTO v_tenants, v_steps, v_contacts, v_delivered, v_firsts
+    FROM updated u;
+
+    IF v_tenants IS NOT NULL THEN
+        -- After the steps (locked above): the order record_send_result and defer_over_quota_mail keep.
+        PERFORM campaigns._add_send_usage(x.tenant_id, x.n, p_as_of)
+        FROM (SELECT d.tenant_id, count(*) AS n FROM unnest(v_tenants) AS d(tenant_id) GROUP BY 1 ORDER BY 1) x;
+        PERFORM campaigns._count_deliveries(array_agg(d.tenant_id), array_agg(d.step_id), array_agg(d.contact_id),
+                                            array_agg(d.first))
+        FROM unnest(v_tenants, v_steps, v_contacts, v_delivered, v_firsts) AS d(tenant_id, step_id, contact_id, delivered, first)
+        WHERE d.delivered
+        HAVING count(*) > 0;
+    END IF;
+    RETURN QUERY SELECT unnest(v_sent);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.record_send_result(
     p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL, p_error text DEFAULT NULL,
     p_as_of timestamptz DEFAULT now(), p_subject text DEFAULT NULL, p_retry_base interval DEFAULT '1 minute',
@@ -24,7 +141,6 @@ DECLARE
     v_msg      campaigns.email_messages;
     v_gap      integer;
     v_next     timestamptz;
-    v_delivery text;
     v_response text := left(p_smtp_response, 1000);
     v_error    text := left(p_error, 1000);
 BEGIN
@@ -48,22 +164,8 @@ BEGIN
 
     CASE p_outcome
     WHEN 'sent' THEN
-        UPDATE campaigns.email_messages
-        SET status = 'sent', sent_at = p_as_of, smtp_response = v_response, last_error = NULL,
-            lease_expires_at = NULL, subject = left(p_subject, 998)
-        WHERE id = p_message_id;
-        UPDATE campaigns.campaign_steps SET emails_sent = emails_sent + 1
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        PERFORM campaigns._add_send_usage(v_msg.tenant_id, 1, p_as_of);
-        -- Delivery: unless the tenant says a provider reports deliveries (settings.delivery_events =
-        -- 'provider'), acceptance by the relay counts as delivered. A later provider 'delivered' for
-        -- the same message is recorded but counted once (delivered_at and the step counter are
-        -- set only the first time).
-        SELECT t.settings->>'delivery_events' INTO v_delivery FROM campaigns.tenants t WHERE t.id = v_msg.tenant_id;
-        IF v_delivery IS DISTINCT FROM 'provider' THEN
-            PERFORM campaigns.record_email_event(p_message_id, 'delivered', p_as_of,
-                jsonb_build_object('source', 'smtp', 'provider_event_id', 'smtp-accepted', 'smtp_response', left(v_response, 200)));
-        END IF;
+        -- The same recording as a worker's flush (_record_sent), for one message.
+        PERFORM campaigns._record_sent(p_worker, ARRAY[p_message_id], ARRAY[v_response], ARRAY[p_subject], p_as_of);
         RETURN 'sent';
 
     WHEN 'retry' THEN
@@ -148,7 +250,6 @@ DECLARE
     v_responses text[];
     v_subjects  text[];
     v_sent      uuid[];
-    v_first     uuid[];
     v_done      uuid[] := '{}';
     v_i    integer;
 BEGIN
@@ -163,10 +264,9 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The common case, accepted mail, set-based: per result this is record_send_result(…, 'sent')
-    -- including its delivered event, in a fixed number of statements per flush. Steps are locked in
-    -- id order (concurrent flushes cannot deadlock on the counters), then the messages this worker
-    -- still leases (compare-and-set), also in id order.
+    -- The common case, accepted mail, set-based (_record_sent), the rest one by one. The steps of
+    -- every result are locked first, in id order, so concurrent flushes cannot deadlock on the
+    -- counters whatever the outcomes.
     PERFORM FROM campaigns.campaign_steps s
     WHERE s.id IN (SELECT m.step_id FROM campaigns.email_messages m
                    WHERE m.id = ANY (p_message_ids))
@@ -177,62 +277,7 @@ BEGIN
     FROM unnest(p_message_ids, p_outcomes, coalesce(p_smtp_responses, array_fill(NULL::text, ARRAY[v_n])),
                 coalesce(p_subjects, array_fill(NULL::text, ARRAY[v_n]))) AS r(id, outcome, response, subject)
     WHERE r.outcome = 'sent';
-    -- Locked first so that "first delivery" below is read from the row we then update.
-    WITH locked AS (
-        SELECT m.id, m.delivered_at IS NULL AS first_delivery
-        FROM campaigns.email_messages m
-        WHERE m.id = ANY (v_ids) AND m.status = 'sending' AND m.locked_by = p_worker
-        ORDER BY m.id
-        FOR NO KEY UPDATE
-    )
-    SELECT array_agg(l.id ORDER BY l.id), array_agg(l.id ORDER BY l.id) FILTER (WHERE l.first_delivery)
-      INTO v_sent, v_first
-    FROM locked l;
-
-    -- One UPDATE per message (a second one in this transaction would re-run every foreign-key check
-    -- of the row: 0.3 ms a message, measured). `= ANY (array)` keeps it on the primary key whatever
-    -- the batch size (a join to unnest() was planned as a sequential scan of the outbox).
-    -- Delivery: unless the tenant says a provider reports deliveries (settings.delivery_events =
-    -- 'provider'), acceptance by the relay counts as delivered, with a delivered event whose
-    -- provider id makes a repeat (a resend after a lost lease) count once, as in record_email_event.
-    WITH updated AS (
-        UPDATE campaigns.email_messages m
-        SET status = 'sent', sent_at = p_as_of, last_error = NULL, lease_expires_at = NULL,
-            smtp_response = left(v_responses[array_position(v_ids, m.id)], 1000),
-            subject = left(v_subjects[array_position(v_ids, m.id)], 998),
-            delivered_at = CASE WHEN t.settings->>'delivery_events' IS DISTINCT FROM 'provider'
-                                THEN least(m.delivered_at, p_as_of) ELSE m.delivered_at END
-        FROM campaigns.tenants t
-        WHERE m.id = ANY (v_sent) AND t.id = m.tenant_id
-        RETURNING m.id, m.tenant_id, m.campaign_id, m.step_id, m.contact_id,
-                  t.settings->>'delivery_events' IS DISTINCT FROM 'provider' AS smtp_delivery
-    ), delivered AS (
-        INSERT INTO campaigns.email_events
-            (tenant_id, message_id, campaign_id, step_id, contact_id, event_type, occurred_at, provider_event_id, details)
-        SELECT u.tenant_id, u.id, u.campaign_id, u.step_id, u.contact_id, 'delivered', p_as_of, 'smtp-accepted',
-               jsonb_build_object('source', 'smtp', 'provider_event_id', 'smtp-accepted')
-        FROM updated u
-        WHERE u.smtp_delivery
-        ON CONFLICT (tenant_id, message_id, event_type, provider_event_id) WHERE provider_event_id IS NOT NULL DO NOTHING
-        RETURNING email_events.message_id
-    ), counted AS (
-        UPDATE campaigns.campaign_steps s
-        SET emails_sent = s.emails_sent + c.sent, emails_delivered = s.emails_delivered + c.delivered
-        FROM (SELECT u.tenant_id, u.step_id, count(*) AS sent,
-                     count(*) FILTER (WHERE u.id = ANY (v_first) AND u.id IN (SELECT d.message_id FROM delivered d)) AS delivered
-              FROM updated u GROUP BY 1, 2) c
-        WHERE s.tenant_id = c.tenant_id AND s.id = c.step_id
-    ), usage AS (
-        -- After the steps (locked above): the order record_send_result and defer_over_quota_mail keep.
-        INSERT INTO campaigns.tenant_send_usage AS su (tenant_id, month, sent)
-        SELECT u.tenant_id, campaigns._usage_month(p_as_of), count(*) FROM updated u GROUP BY u.tenant_id
-        ON CONFLICT (tenant_id, month) DO UPDATE SET sent = su.sent + EXCLUDED.sent, updated_at = now()
-    )
-    -- A delivery ends a run of soft bounces.
-    UPDATE campaigns.contacts ct SET consecutive_soft_bounces = 0
-    FROM updated u
-    WHERE ct.tenant_id = u.tenant_id AND ct.id = u.contact_id AND ct.consecutive_soft_bounces <> 0
-      AND u.id IN (SELECT d.message_id FROM delivered d);
+    v_sent := ARRAY(SELECT campaigns._record_sent(p_worker, v_ids, v_responses, v_subjects, p_as_of));
 
     FOR v_i IN 1..v_n LOOP
         IF p_outcomes[v_i] = 'sent' THEN

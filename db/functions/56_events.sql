@@ -59,12 +59,10 @@ BEGIN
 
     CASE p_event_type
     WHEN 'delivered' THEN
-        v_first := v_msg.delivered_at IS NULL;
         UPDATE campaigns.email_messages SET delivered_at = least(delivered_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET emails_delivered = emails_delivered + v_first::integer
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET consecutive_soft_bounces = 0
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND consecutive_soft_bounces <> 0;
+        -- The step counter and the soft-bounce reset, as for mail the relay accepted (_record_sent).
+        PERFORM campaigns._count_deliveries(ARRAY[v_msg.tenant_id], ARRAY[v_msg.step_id], ARRAY[v_msg.contact_id],
+                                            ARRAY[v_msg.delivered_at IS NULL]);
 
     WHEN 'open', 'click' THEN
         -- A click without a prior open counts as an open too.

@@ -111,6 +111,12 @@ CREATE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact camp
     SET search_path TO 'pg_catalog'
     AS <body>;
 
+CREATE FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS <body>;
+
 CREATE TABLE campaigns.ab_tests (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
@@ -363,6 +369,12 @@ CREATE FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bi
     AS <body>;
 
 COMMENT ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) IS 'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
+
+CREATE FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS <body>;
 
 CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
     LANGUAGE sql STABLE
@@ -2148,6 +2160,10 @@ REVOKE ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_conta
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_worker;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
 
@@ -2238,6 +2254,10 @@ REVOKE ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bou
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
