@@ -110,7 +110,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.defer_over_quota_mail(timestamptz) IS
-    'The monthly quota (req. 126): the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
+    'The monthly quota: the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
 
 -- The sending allowance GET /api/usage shows (counted above).
 CREATE OR REPLACE FUNCTION campaigns.tenant_usage(

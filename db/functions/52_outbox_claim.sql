@@ -35,7 +35,7 @@ BEGIN
             DETAIL = format('worker=%s limit=%s lease=%s', p_worker, p_limit, p_lease),
             HINT = 'A worker name, a limit between 1 and 10000 and a positive lease.';
     END IF;
-    -- The monthly quota (39_send_quota.sql): a tenant with no room left gets none of its mail
+    -- The monthly quota (50_send_quota.sql): a tenant with no room left gets none of its mail
     -- claimed (`<> ALL` of an empty array costs nothing per row), one with some room at most that
     -- much. While any tenant has a quota, claims take turns, so two cannot both spend the same room;
     -- the room is counted after the lock, in a statement of its own (a fresh snapshot).

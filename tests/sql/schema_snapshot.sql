@@ -692,7 +692,7 @@ CREATE FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) IS 'The monthly quota (req. 126): the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
+COMMENT ON FUNCTION campaigns.defer_over_quota_mail(p_as_of timestamp with time zone) IS 'The monthly quota: the due queued mail of every tenant whose mail sent this UTC month (as of p_as_of) has reached tenants.monthly_email_quota moves to the first of the next month (last_error says why); mail it moved earlier comes back due at p_as_of once the tenant is under its quota again (quota raised or removed). Returns the number of messages moved either way. Run by pg_cron every minute; safe to run by hand at the same time (the worker claims none of an over-quota tenant''s mail meanwhile).';
 
 CREATE FUNCTION campaigns.delete_ab_test(p_campaign_id uuid, p_step_id uuid) RETURNS void
     LANGUAGE plpgsql

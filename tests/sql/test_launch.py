@@ -1,4 +1,4 @@
-"""campaigns.launch_campaign (db/functions/20_enrollment.sql): set-based, all-or-nothing enrollment of
+"""campaigns.launch_campaign (db/functions/35_enrollment.sql): set-based, all-or-nothing enrollment of
 a segment's eligible contacts at the first step, with first due times from the send strategy and
 sending window, and every refusal (status, steps, audience, approvals, quota, tenant)."""
 

@@ -1,5 +1,5 @@
-"""The campaign lifecycle after creation (db/functions/20_enrollment.sql): pause and resume, schedule,
-unschedule and the scheduled-launch job, and clone."""
+"""The campaign lifecycle after creation (db/functions/21_campaign_lifecycle.sql, 22_campaign_schedule.sql,
+20_campaigns.sql): pause and resume, schedule, unschedule and the scheduled-launch job, and clone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step validation when a step is saved (db/functions/30_steps.sql and the campaign_steps constraints):
+"""Step validation when a step is saved (db/functions/30_step_rules.sql and the campaign_steps constraints):
 the 20-step limit, unique step_order, wait values, condition rules, action configurations,
 same-campaign targets, cycles through an email step, and updated_at maintenance."""
 
