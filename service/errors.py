@@ -72,6 +72,7 @@ class SqlstateCodes(Mapping[str, ErrorCode]):
             if self._codes:
                 return
             kwargs.pop("row_factory", None)
+            kwargs.setdefault("connect_timeout", 5)
             with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
                 load_sqlstate_codes(conn)
 
