@@ -13,7 +13,7 @@ from service.api.openapi import SECURITY_COMPONENTS, attach_examples
 from service.config import get_settings, resolve_database_url
 from service.db import create_pool
 from service.docs import swagger_assets, swagger_ui
-from service.errors import exception_handlers
+from service.errors import aload_sqlstate_codes, exception_handlers
 from service.health import HealthController
 from service.logs import request_id_middleware
 from service.metrics import metrics
@@ -35,6 +35,8 @@ def create_app(database_url: str | None = None) -> Litestar:
         url = database_url or resolve_database_url(start_embedded=False)
         pool = create_pool(url, settings.database.pool_min, settings.database.pool_max)
         await pool.open(wait=True, timeout=30)
+        # The SQLSTATE → problem mapping is the database's error_codes(): read once, before any request.
+        await aload_sqlstate_codes(pool)
         app.state.pool = pool
         try:
             yield

@@ -2,7 +2,7 @@
 
 The engine's own SQLSTATEs (class QC) are defined once, by campaigns.error_codes() in
 db/functions/00_errors.sql; SQLSTATE_CODES is that table, loaded from the database once per process
-(load_sqlstate_codes / aload_sqlstate_codes at start-up, or on the first engine error otherwise).
+(aload_sqlstate_codes in the app's lifespan; load_sqlstate_codes for a sync connection).
 Integrity errors are mapped by SQLSTATE and refined by constraint name (CONSTRAINT_CODES); request
 validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logged with its stack.
 """
@@ -10,7 +10,6 @@ validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logge
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -50,7 +49,6 @@ class SqlstateCodes(Mapping[str, ErrorCode]):
 
     def __init__(self) -> None:
         self._codes: dict[str, ErrorCode] = {}
-        self._lock = threading.Lock()
 
     def load(self, rows: list[tuple[str, str, int]] | list[dict]) -> None:
         codes = {}
@@ -62,19 +60,6 @@ class SqlstateCodes(Mapping[str, ErrorCode]):
     @property
     def loaded(self) -> bool:
         return bool(self._codes)
-
-    def ensure_loaded(self, conninfo: str, **kwargs: object) -> None:
-        """Load through one short connection unless already loaded (the first engine error of a process
-        whose start-up did not load the table: a few milliseconds, once)."""
-        if self._codes:
-            return
-        with self._lock:
-            if self._codes:
-                return
-            kwargs.pop("row_factory", None)
-            kwargs.setdefault("connect_timeout", 5)
-            with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
-                load_sqlstate_codes(conn)
 
     def __getitem__(self, state: str) -> ErrorCode:
         return self._codes[state]
@@ -102,16 +87,6 @@ async def aload_sqlstate_codes(pool: AsyncConnectionPool) -> SqlstateCodes:
         cur = await conn.execute(Q_ERROR_CODES)
         SQLSTATE_CODES.load(await cur.fetchall())
     return SQLSTATE_CODES
-
-
-def _ensure_sqlstate_codes(request: Request) -> None:
-    pool = getattr(request.app.state, "pool", None)
-    if pool is None:
-        return
-    try:
-        SQLSTATE_CODES.ensure_loaded(pool.conninfo, **(pool.kwargs or {}))
-    except psycopg.Error:
-        log.exception("could not load campaigns.error_codes()")
 
 
 # PostgreSQL's integrity and data errors, by SQLSTATE; the constraint name is part of the problem.
@@ -188,8 +163,6 @@ def problem(
 def _database_error(request: Request, exc: psycopg.Error) -> Response:
     diag = exc.diag
     state = exc.sqlstate or ""
-    if state.startswith(ENGINE_SQLSTATE_CLASS) and not SQLSTATE_CODES.loaded:
-        _ensure_sqlstate_codes(request)
     if state in SQLSTATE_CODES:
         mapped = SQLSTATE_CODES[state]
         return problem(mapped.status, mapped.code, diag.message_primary or mapped.code, diag.message_detail, hint=diag.message_hint)

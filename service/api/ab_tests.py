@@ -1,6 +1,6 @@
 """A/B tests of email steps under /api/campaigns/{id}/steps/{step_id}/ab-test: set up while the
 campaign is a draft, read with live per-variant results, decided by hand if wanted. The split, the
-hold-back, the z-test and the deployment are the engine's (db/functions/37_ab_tests.sql)."""
+hold-back, the z-test and the deployment are the engine's (db/functions/45_ab_tests.sql, 46_ab_decisions.sql)."""
 
 from __future__ import annotations
 

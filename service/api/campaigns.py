@@ -1,7 +1,7 @@
 """Campaigns: CRUD, lifecycle actions, scheduling, analytics and enrollments.
 
 Each handler validates its Struct, calls one SQL function or named query, and returns a Struct. The
-editing rules live in campaigns.update_campaign / delete_campaign (db/functions/78_campaign_api.sql).
+editing rules live in campaigns.update_campaign / delete_campaign (db/functions/20_campaigns.sql).
 """
 
 from __future__ import annotations

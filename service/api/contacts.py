@@ -1,7 +1,7 @@
 """Contacts: create, batch upsert (up to 10,000 per request), CSV import (streamed), list, get,
 update, delete.
 
-The batch and the CSV import both go through campaigns.upsert_contacts (db/functions/71_contacts.sql),
+The batch and the CSV import both go through campaigns.upsert_contacts (db/functions/70_contacts.sql),
 one set-based call per batch or CSV chunk, which saves the valid rows and reports the others.
 """
 

@@ -2,7 +2,7 @@
 
 Validation is the engine's (the step trigger: at most 20 steps, rules and actions, same-campaign
 targets, no cycle through an email) plus the editing rules of campaigns.create_step / update_step /
-delete_step for running campaigns (db/functions/78_campaign_api.sql, docs/api.md).
+delete_step for running campaigns (db/functions/31_step_edit.sql, docs/api.md).
 """
 
 from __future__ import annotations

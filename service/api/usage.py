@@ -1,5 +1,5 @@
 """The tenant's sending allowance: mail sent this month against its monthly quota, and its send rate
-(db/functions/39_send_quota.sql). Both limits are set by the operator, so they are read-only here."""
+(db/functions/50_send_quota.sql). Both limits are set by the operator, so they are read-only here."""
 
 from __future__ import annotations
 

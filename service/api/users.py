@@ -1,5 +1,5 @@
 """The tenant's users and API keys: who am I, list and add users (admins), mint keys (an admin, or for
-oneself), list and revoke keys (db/functions/70_api.sql)."""
+oneself), list and revoke keys (db/functions/10_tenancy.sql)."""
 
 from __future__ import annotations
 

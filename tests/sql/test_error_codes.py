@@ -1,5 +1,5 @@
-"""campaigns.error_codes() is the one table of the engine's SQLSTATEs: the service loads it (at start-up,
-or on the first engine error of a process) and maps refusals from it."""
+"""campaigns.error_codes() is the one table of the engine's SQLSTATEs: the service loads it at start-up
+and maps refusals from it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
+from litestar.testing import TestClient
+
 from service import errors
+from service.app import create_app
 from service.errors import SQLSTATE_CODES, _database_error, load_sqlstate_codes
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -22,12 +25,6 @@ def empty_table():
     SQLSTATE_CODES.load([])
     yield SQLSTATE_CODES
     SQLSTATE_CODES.load([(state, e.code, e.status) for state, e in saved.items()])
-
-
-def fake_request(db_url: str) -> SimpleNamespace:
-    pool = SimpleNamespace(conninfo=db_url, kwargs={"row_factory": object()})
-    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(pool=pool)), method="POST",
-                           url=SimpleNamespace(path="/api/campaigns/x/pause"))
 
 
 def engine_error(conn) -> psycopg.Error:
@@ -51,12 +48,11 @@ def test_loaded_once_the_table_maps_without_the_database(conn, db_url, empty_tab
     assert (response.status_code, response.content["code"]) == (404, "NOT_FOUND")
 
 
-def test_first_engine_error_loads_the_table(conn, db_url, empty_table):
+def test_the_app_loads_the_table_at_start_up(conn, db_url, empty_table):
     assert not SQLSTATE_CODES.loaded
-    response = _database_error(fake_request(db_url), engine_error(conn))
-    assert (response.status_code, response.content["code"]) == (404, "NOT_FOUND")
-    assert SQLSTATE_CODES.loaded
-    assert len(SQLSTATE_CODES) == conn.execute("SELECT count(*) FROM campaigns.error_codes()").fetchone()[0]
+    with TestClient(create_app(db_url)):
+        assert SQLSTATE_CODES.loaded
+        assert len(SQLSTATE_CODES) == conn.execute("SELECT count(*) FROM campaigns.error_codes()").fetchone()[0]
 
 
 def test_qc105_is_invalid_steps_at_launch(conn):
