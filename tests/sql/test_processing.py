@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from factories import make_enrollment, make_sender
-from processing_helpers import (
+from tests.support.factories import make_enrollment, make_sender
+from tests.support.processing import (
     DAY, MESSAGE_ID, MINUTE, add_steps, campaign, enrollment, enrollments, launch, messages, new_campaign, process,
     ts, wait,
 )

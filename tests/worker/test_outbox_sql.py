@@ -9,25 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from conftest import make_outbox, statuses
-from factories import make_tenant
 from psycopg.rows import dict_row
 
-CLAIM = "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, %s::interval, %s)"
-
-
-def claim(conn, worker="w1", limit=100, lease="5 minutes", as_of=None):
-    cur = conn.cursor(row_factory=dict_row)
-    return cur.execute(CLAIM, (worker, limit, lease, as_of or datetime.now(timezone.utc))).fetchall()
-
-
-def record(conn, message_id, outcome, worker="w1", response=None, error=None, **kw):
-    params = {"retry_base": "1 minute", "retry_cap": "1 hour", "subject": None, **kw}
-    return conn.execute(
-        "SELECT campaigns.record_send_result(%s, %s, %s, %s, %s, now(), %s, %s::interval, %s::interval)",
-        (message_id, worker, outcome, response, error, params["subject"], params["retry_base"], params["retry_cap"]),
-    ).fetchone()[0]
-
+from tests.support.factories import make_tenant
+from tests.support.outbox import RECORD_MANY, claim, make_outbox, record, statuses
 
 def message(conn, message_id):
     return conn.cursor(row_factory=dict_row).execute(
@@ -340,9 +325,6 @@ def test_batch_recording_matches_single_recording(conn):
     with pytest.raises(psycopg.Error) as e:
         conn.execute("SELECT * FROM campaigns.record_send_results('w1', %s::uuid[], %s::text[])", (ids[:2], ["sent"]))
     assert e.value.sqlstate == "QC422"
-
-
-RECORD_MANY = "SELECT message_id, status FROM campaigns.record_send_results(%s, %s::uuid[], %s::text[])"
 
 
 def test_batch_sent_records_one_delivered_event_and_counts_per_tenant_setting(conn):

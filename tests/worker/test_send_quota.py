@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from conftest import make_outbox, run_once, statuses
-from factories import make_tenant
-from test_outbox_sql import RECORD_MANY, claim, record
+
+from tests.support.factories import make_tenant
+from tests.support.outbox import RECORD_MANY, claim, make_outbox, record, run_once, statuses
 
 
 

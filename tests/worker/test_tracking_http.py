@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import SECRET, make_outbox, statuses
 
 from service.tracking.tokens import CLICK, OPEN, UNSUBSCRIBE, TokenSigner
+from tests.support.outbox import SECRET, make_outbox, statuses
 
 SIGNER = TokenSigner(SECRET)
 
