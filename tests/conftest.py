@@ -1,10 +1,11 @@
 """Test harness: a real PostgreSQL with pg_cron and a template database built exactly as `migrate`
 builds it. Which database a test gets depends on what it does:
 
-* `conn` in tests/sql (the default there): a connection inside a transaction that is rolled back at
-  the end, on one migrated database shared by the session (`shared_db_url`). See tests/sql/conftest.py.
-* `db_url` / `conn` elsewhere, and in tests/sql for tests marked `commits`: a fresh database copied
-  from the template (CREATE DATABASE … TEMPLATE) for one test, for tests whose work must be committed:
+* `tx_conn` (the `conn` of tests/sql and of the worker's SQL-level tests): a connection inside a
+  transaction that is rolled back at the end, on one migrated database shared by the session
+  (`shared_db_url`); tests.support.rollback says what that changes.
+* `db_url` / `conn` elsewhere, and `tx_conn` for tests marked `commits`: a fresh database copied from
+  the template (CREATE DATABASE … TEMPLATE) for one test, for tests whose work must be committed:
   several connections, the worker, subprocesses, NOTIFY.
 * `module_db_url`: one copy per test module (the API tests: one tenant per test keeps them apart).
 * `cron_db_url`: the database pg_cron runs in.
@@ -25,6 +26,7 @@ import psycopg
 import pytest
 
 from service.migrate import migrate
+from tests.support import rollback
 from tests.support.net import free_port
 from tests.support.pg import PgServer, unique_name
 
@@ -147,3 +149,32 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
     """A superuser connection in autocommit (the DBA's view) on the test's own database."""
     with psycopg.connect(db_url, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def _rollback_connection(shared_db_url: str) -> Iterator[dict]:
+    """One connection for every rolled-back test (its caches stay warm); replaced if a test broke it."""
+    holder = {"url": shared_db_url, "conn": rollback.connect(shared_db_url)}
+    yield holder
+    holder["conn"].close()
+
+
+@pytest.fixture
+def tx_conn(request: pytest.FixtureRequest, _rollback_connection) -> Iterator[psycopg.Connection]:
+    """A connection inside a transaction rolled back at the end, on the session's shared database; for a
+    test marked `commits`, an autocommit connection on a fresh copy of the template (`db_url`)."""
+    if request.node.get_closest_marker("commits"):
+        with psycopg.connect(request.getfixturevalue("db_url"), autocommit=True) as c:
+            yield c
+        return
+    if "db_url" in request.fixturenames:
+        pytest.fail("a test that uses db_url commits: mark it @pytest.mark.commits")
+    c = _rollback_connection["conn"]
+    if c.closed or c.broken:
+        c = _rollback_connection["conn"] = rollback.connect(_rollback_connection["url"])
+    rollback.begin(c)
+    try:
+        yield c
+    finally:
+        if not (c.closed or c.broken):
+            rollback.end(c)

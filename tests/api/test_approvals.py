@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from tests.support.api import assert_problem, digest, new_user_key, ok
 from tests.support.factories import make_contact, make_segment, make_step
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+
 from tests.support.api import assert_problem, count, digest, ok
 from tests.support.factories import make_contact
 

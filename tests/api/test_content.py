@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.support.api import assert_problem, count, ok
 from tests.support.factories import make_campaign, make_step
 

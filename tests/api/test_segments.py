@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.support.api import assert_problem, count, digest, ok
 from tests.support.factories import make_campaign, make_contact, make_enrollment
 

@@ -4,6 +4,7 @@ problem codes (REQUIREMENTS 5–8, 35, 67) and the editing rules of running camp
 from __future__ import annotations
 
 import pytest
+
 from tests.support.api import assert_problem, count, digest, ok
 from tests.support.factories import make_contact, make_enrollment, make_message, make_segment
 

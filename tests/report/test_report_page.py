@@ -14,8 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
 from service.report.links import ReportLinkSigner
+from tests.support.factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
 

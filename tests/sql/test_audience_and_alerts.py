@@ -5,7 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.support.factories import insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant
+from tests.support.factories import (
+    insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
+)
 
 T0 = "2026-03-02 14:00+00"
 

@@ -9,6 +9,7 @@ import json
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+
 from tests.support.factories import make_campaign, make_step
 from tests.support.processing import (
     DAY, MINUTE, action, add_steps, campaign, condition, contact, enrollment, launch, link, messages, new_campaign,

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import psycopg
 import pytest
+
 from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
 )

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.support.waits import wait_until
 from tests.support.factories import make_campaign, make_contact, make_segment, make_step, make_tenant
+from tests.support.waits import wait_until
 
 EXPECTED = {
     # Drains what is due batch by batch (CALL: a procedure, so it can commit between batches).

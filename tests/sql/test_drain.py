@@ -7,6 +7,7 @@ import threading
 
 import psycopg
 import pytest
+
 from tests.support.processing import MINUTE, add_steps, enrollments, launch, messages, new_campaign, ts
 
 T0 = ts("2026-03-02 14:00Z")

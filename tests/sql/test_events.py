@@ -11,11 +11,12 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from tests.support.waits import wait_until_blocked
+from psycopg.types.json import Jsonb
+
 from tests.support.factories import (
     make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
 )
-from psycopg.types.json import Jsonb
+from tests.support.waits import wait_until_blocked
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from tests.support.waits import wait_until_blocked
+
 from tests.support.factories import insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant
+from tests.support.waits import wait_until_blocked
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
 from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant,
 )
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

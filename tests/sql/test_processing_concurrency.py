@@ -14,11 +14,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.support.waits import wait_until_blocked
+
 from tests.support.factories import make_enrollment, make_message, make_sender
 from tests.support.processing import (
     DAY, MINUTE, action, add_steps, campaign, enrollments, launch, messages, new_campaign, process, ts, wait,
 )
+from tests.support.waits import wait_until_blocked
 
 T0 = ts("2026-03-02 14:00Z")
 

@@ -11,8 +11,11 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from tests.support.factories import make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant
 from psycopg.types.json import Jsonb
+
+from tests.support.factories import (
+    make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
+)
 
 DAY = date(2026, 3, 2)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -10,11 +10,12 @@ from datetime import date, datetime, timezone
 
 import psycopg
 import pytest
+from psycopg import sql
+
 from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_sender, make_step,
     make_tenant,
 )
-from psycopg import sql
 
 
 @contextmanager

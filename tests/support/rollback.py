@@ -3,7 +3,8 @@ is rolled back at the end, on a database shared by the session.
 
 Each statement runs under its own savepoint (what psql's ON_ERROR_ROLLBACK does), so a statement
 that fails rolls back alone and the test goes on, as it would in autocommit; `conn.transaction()`
-blocks are savepoints inside the test's transaction. commit() is refused.
+blocks are savepoints inside the test's transaction. commit() and BEGIN/COMMIT/ROLLBACK statements are
+refused (they would end the test's transaction, and a COMMIT would keep its rows in the shared database).
 
 What differs from autocommit, so tests that depend on it must be marked `commits` instead: now() is the
 test's start for every statement (clock_timestamp() still moves); other connections see nothing;
@@ -13,16 +14,24 @@ the end of the test.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+
+_TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION)\b(?!\s+TO\b)",
+                                  re.I)
+_REFUSED = ("this test's connection is rolled back at the end: mark the test `commits` to get a database of "
+            "its own")
 
 
 class SavepointCursor(psycopg.Cursor):
     """Runs each execute() under a savepoint while the connection is inside a transaction."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> SavepointCursor:  # type: ignore[override]
+        if isinstance(query, str) and _TRANSACTION_CONTROL.match(query):
+            raise AssertionError(f"{query.strip()!r}: {_REFUSED}")
         pgconn = self._conn.pgconn
         if self._conn.autocommit or pgconn.transaction_status != TransactionStatus.INTRANS:
             return super().execute(query, params, **kwargs)
@@ -48,8 +57,7 @@ class RollbackConnection(psycopg.Connection):
     """A connection that refuses to commit (see the module docstring)."""
 
     def commit(self) -> None:
-        raise AssertionError("this test's connection is rolled back at the end: mark the test `commits` "
-                             "to get a database of its own")
+        raise AssertionError(_REFUSED)
 
 
 def connect(url: str) -> RollbackConnection:

@@ -23,7 +23,8 @@ from service.worker.lifespan import make_worker_lifespan
 from service.worker.smtp import Relay
 from tests.support.net import free_port
 from tests.support.outbox import (
-    ROOT, SECRET, make_outbox, run_once, spawn_worker, statuses, stop_process, worker_env, worker_in_thread, worker_options,
+    ROOT, SECRET, make_outbox, run_once, spawn_worker, statuses, stop_process, worker_env, worker_in_thread,
+    worker_options,
 )
 from tests.support.smtp import smtp_server_running
 from tests.support.waits import db_now, wait_for_claim_cycle, wait_until
