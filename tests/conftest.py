@@ -27,6 +27,7 @@ import pytest
 
 from service.migrate import migrate
 from tests.support import rollback
+from tests.support.cron import DrainJob, start_drain_job
 from tests.support.net import free_port
 from tests.support.pg import PgServer, unique_name
 
@@ -35,15 +36,26 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("CAMPAIGNS_SECRET_KEY", "test-secret-key")
 
 
+# Its pg_cron job is started with the session (pg_cron_drain_job) and its file runs last, so the minute
+# pg_cron may take passes while other tests run.
+PG_CRON_TEST = "tests/sql/test_cron.py::test_pg_cron_runs_the_drain_procedure"
+
+
+def _file(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (./dev test), the files with the most slow tests first: starting the long ones
-    early keeps both workers busy to the end instead of one finishing a fault suite alone."""
+    """The pg_cron test's file last. Under pytest-xdist (./dev test), the files with the most slow tests
+    first: starting the long ones early keeps both workers busy to the end instead of one finishing a
+    fault suite alone."""
+    last = PG_CRON_TEST.split("::")[0]
+    slow: dict[str, int] = {}
     if hasattr(config, "workerinput"):
-        slow: dict[str, int] = {}
         for item in items:
-            if item.get_closest_marker("slow"):
-                slow[item.nodeid.split("::")[0]] = slow.get(item.nodeid.split("::")[0], 0) + 1
-        items.sort(key=lambda item: -slow.get(item.nodeid.split("::")[0], 0))
+            if item.get_closest_marker("slow") and _file(item) != last:
+                slow[_file(item)] = slow.get(_file(item), 0) + 1
+    items.sort(key=lambda item: (_file(item) == last, -slow.get(_file(item), 0)))
 
 
 def _docker_answers() -> bool:
@@ -135,6 +147,22 @@ def cron_db_url(pg_server: PgServer) -> str:
         pg_server.create_database(pg_server.cron_db)
     migrate(url)
     return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pg_cron_drain_job(request: pytest.FixtureRequest) -> Iterator[DrainJob | None]:
+    """A pg_cron job started with the session when the test that needs it was collected (see
+    tests.support.cron); None otherwise, and then no server is started for it."""
+    if PG_CRON_TEST not in {item.nodeid for item in request.session.items}:
+        yield None
+        return
+    if not request.getfixturevalue("pg_server").cron_db:
+        yield None
+        return
+    job = start_drain_job(request.getfixturevalue("cron_db_url"))
+    yield job
+    with psycopg.connect(job.url, autocommit=True) as conn:
+        job.unschedule(conn)
 
 
 @pytest.fixture(scope="module")

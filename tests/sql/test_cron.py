@@ -12,9 +12,6 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.support.factories import make_campaign, make_contact, make_segment, make_step, make_tenant
-from tests.support.waits import wait_until
-
 EXPECTED = {
     # Drains what is due batch by batch (CALL: a procedure, so it can commit between batches).
     "campaigns.process_due_steps": ("*/5 * * * *", "drain_due_steps"),
@@ -38,8 +35,11 @@ JOB_COLUMNS = "jobid, jobname, schedule, command, database, username, active"
 
 
 @pytest.fixture
-def cron(cron_db_url) -> Iterator[psycopg.Connection]:
-    """A connection to the cron database; the process interval found there is restored afterwards."""
+def cron(cron_db_url, pg_cron_drain_job) -> Iterator[psycopg.Connection]:
+    """A connection to the cron database; the process interval found there is restored afterwards.
+    The temporary job the session started for test_pg_cron_runs_the_drain_procedure is gone first."""
+    if pg_cron_drain_job is not None:
+        pg_cron_drain_job.outcome()
     with psycopg.connect(cron_db_url, autocommit=True) as c:
         original = process_schedule(c)
         try:
@@ -103,27 +103,16 @@ def test_obsolete_engine_job_is_removed_and_others_kept(cron):
     assert names == set(EXPECTED) | {"dba.vacuum_report"}  # a DBA's own job is not ours to remove
 
 
-@pytest.mark.slow  # pg_cron 1.4 schedules by the minute: up to a minute's wait
-def test_pg_cron_runs_the_drain_procedure(cron):
+@pytest.mark.slow  # pg_cron 1.4 schedules by the minute: up to a minute's wait (less when other tests ran first)
+def test_pg_cron_runs_the_drain_procedure(cron, pg_cron_drain_job):
     """The job's CALL commits between batches, which only works as a statement of its own: run it
-    through pg_cron itself (a temporary job, next minute) and see it succeed and queue the mail."""
-    tid = make_tenant(cron)["tenant_id"]
-    segment = make_segment(cron, tid, [make_contact(cron, tid) for _ in range(3)])
-    campaign = make_campaign(cron, tid, segment_id=segment)
-    make_step(cron, tid, campaign)
-    cron.execute("SELECT campaigns.launch_campaign(%s)", (campaign,))
-    job = cron.execute("SELECT cron.schedule('test.drain_under_pg_cron', '* * * * *', "
-                       "'CALL campaigns.drain_due_steps()')").fetchone()[0]
-    try:
-        def finished():
-            row = cron.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
-                               "ORDER BY runid DESC LIMIT 1", (job,)).fetchone()
-            return row if row and row[0] in ("succeeded", "failed") else None
-        row = wait_until(finished, timeout=75, interval=0.5, message="pg_cron did not run the job")
-        assert row[0] == "succeeded", row
-    finally:
-        cron.execute("SELECT cron.unschedule(%s)", (job,))
-    queued = cron.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s", (campaign,)).fetchone()[0]
+    through pg_cron itself (a temporary job, every minute, started with the session: see
+    tests.support.cron) and see it succeed and queue the mail of a launched campaign."""
+    assert pg_cron_drain_job is not None
+    status, message = pg_cron_drain_job.outcome()
+    assert status == "succeeded", message
+    queued = cron.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s",
+                          (pg_cron_drain_job.campaign_id,)).fetchone()[0]
     assert queued == 3
 
 

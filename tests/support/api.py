@@ -1,6 +1,7 @@
 """The API for tests: in process through its ASGI interface (Litestar's TestClient runs the app and its
-lifespan on a loop thread; every client of a test shares that transport), or served over real HTTP
-by uvicorn for what is about HTTP itself (the fuzzer, a browser, clients outside the test). Also
+lifespan on an event loop thread; the clients of every tenant share its transport, and an exception
+that escapes the app's own handlers is raised in the test instead of becoming a 500), or served over
+real HTTP by uvicorn for what is about HTTP itself (the fuzzer, a browser, mail clients). Also
 tenants and clients acting with their API keys, problem-details assertions and "nothing changed"
 fingerprints of the database."""
 
