@@ -8,8 +8,8 @@ refused (they would end the test's transaction, and a COMMIT would keep its rows
 
 What differs from autocommit, so tests that depend on it must be marked `commits` instead: now() is the
 test's start for every statement (clock_timestamp() still moves); other connections see nothing;
-NOTIFY is never delivered; `SET LOCAL` inside a `conn.transaction()` block that succeeds lasts until
-the end of the test.
+NOTIFY is never delivered; deferred constraints are never checked (that happens at commit); `SET LOCAL`
+inside a `conn.transaction()` block that succeeds lasts until the end of the test.
 """
 
 from __future__ import annotations
