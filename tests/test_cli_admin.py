@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factories import make_campaign, make_segment, make_step, make_tenant
+from tests.support.factories import make_campaign, make_segment, make_step, make_tenant
 
 CTL = [sys.executable, "-m", "service.cli"]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factories import make_tenant
+from tests.support.factories import make_tenant
 from litestar.testing import TestClient
 
 from service.app import create_app

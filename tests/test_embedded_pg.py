@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,14 +14,9 @@ import psycopg
 import pytest
 
 from service.dev.embedded_pg import EmbeddedPostgres
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def folder() -> Iterator[Path]:
 
 
 def test_lifecycle_is_idempotent_and_keeps_data(folder):
-    cluster = EmbeddedPostgres(folder=folder, port=_free_port(), dbname="embedded_app")
+    cluster = EmbeddedPostgres(folder=folder, port=free_port(), dbname="embedded_app")
     try:
         assert cluster.start() is True
         assert cluster.start() is False
@@ -69,7 +63,7 @@ def _campaignctl() -> list[str]:
 
 def test_cli_db_commands(folder):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CAMPAIGNS_TEST_DATABASE_URL")}
-    env.update(CAMPAIGNS_PG_DIR=str(folder / "pg"), CAMPAIGNS_PG_PORT=str(_free_port()))
+    env.update(CAMPAIGNS_PG_DIR=str(folder / "pg"), CAMPAIGNS_PG_PORT=str(free_port()))
 
     def ctl(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*_campaignctl(), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

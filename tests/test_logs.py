@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
-
-from api.api_helpers import serve
 from service.logs import JsonFormatter, message_id_var, request_id_var
+from tests.support.api import in_process
 
 
 def _line(**extra) -> dict:
@@ -33,11 +31,12 @@ def test_json_line_carries_context_ids():
         message_id_var.reset(token)
 
 
-def test_every_response_carries_a_request_id(db_url):
-    with serve(db_url) as base:
-        given = httpx.get(f"{base}/health", headers={"X-Request-ID": "trace-42"})
-        fresh = httpx.get(f"{base}/api/campaigns")                 # a 401 has one too
-        other = httpx.get(f"{base}/health")
+def test_every_response_carries_a_request_id(shared_db_url):
+    # Reads only, so the session's shared database will do.
+    with in_process(shared_db_url) as app, app.client() as anonymous:
+        given = anonymous.get("/health", headers={"X-Request-ID": "trace-42"})
+        fresh = anonymous.get("/api/campaigns")                 # a 401 has one too
+        other = anonymous.get("/health")
     assert given.headers["x-request-id"] == "trace-42"
     assert fresh.status_code == 401 and len(fresh.headers["x-request-id"]) == 32
     assert other.headers["x-request-id"] != fresh.headers["x-request-id"]

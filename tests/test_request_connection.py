@@ -3,7 +3,7 @@ transaction run on it. A request that fails between the two (a malformed body) g
 
 from __future__ import annotations
 
-from factories import make_tenant
+from tests.support.factories import make_tenant
 from litestar.testing import TestClient
 
 from service.app import create_app

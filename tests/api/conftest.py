@@ -1,5 +1,6 @@
-"""Fixtures of the API tests: the API served over real HTTP on a fresh database, two tenants and
-their clients. The helpers live in api_helpers.py."""
+"""Fixtures of the API tests: the API in process (ASGI, lifespan on) on one database per module, and a
+new tenant per test, so Row Level Security keeps the tests of a module apart. A test that counts
+rows counts its tenant's, or compares before and after. The helpers live in tests.support.api."""
 
 from __future__ import annotations
 
@@ -8,21 +9,56 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from api_helpers import Tenant, client, new_tenant, serve
+
+from tests.support.api import InProcessApi, Tenant, in_process, new_tenant
+
+
+def _own_database(request: pytest.FixtureRequest) -> bool:
+    if request.node.get_closest_marker("own_database"):
+        return True
+    if "db_url" in request.fixturenames:
+        pytest.fail("an API test with a database of its own is marked @pytest.mark.own_database")
+    return False
+
+
+@pytest.fixture(scope="module")
+def module_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_api_app(module_db_url: str) -> Iterator[InProcessApi]:
+    with in_process(module_db_url) as app:
+        yield app
 
 
 @pytest.fixture
-def api_url(db_url: str) -> Iterator[str]:
-    """The API on a fresh test database (no pg_cron there)."""
-    with serve(db_url) as url:
-        yield url
+def conn(request: pytest.FixtureRequest) -> Iterator[psycopg.Connection]:
+    """A superuser connection in autocommit (the DBA's view) on the module's database (or the test's own)."""
+    if _own_database(request):
+        with psycopg.connect(request.getfixturevalue("db_url"), autocommit=True) as c:
+            yield c
+    else:
+        yield request.getfixturevalue("module_conn")
 
 
 @pytest.fixture
-def cron_api_url(cron_db_url: str) -> Iterator[str]:
+def api_app(request: pytest.FixtureRequest) -> Iterator[InProcessApi]:
+    """The API on the module's database (no pg_cron there), or on the test's own database when it is
+    marked own_database (it calls engine functions that act on every tenant)."""
+    if _own_database(request):
+        with in_process(request.getfixturevalue("db_url")) as app:
+            yield app
+    else:
+        yield request.getfixturevalue("module_api_app")
+
+
+@pytest.fixture(scope="module")
+def cron_api_app(cron_db_url: str) -> Iterator[InProcessApi]:
     """The API on the database pg_cron runs in, with the engine's jobs installed."""
-    with serve(cron_db_url) as url:
-        yield url
+    with in_process(cron_db_url) as app:
+        yield app
 
 
 @pytest.fixture
@@ -36,13 +72,20 @@ def other_tenant(conn: psycopg.Connection) -> Tenant:
 
 
 @pytest.fixture
-def api(api_url: str, tenant: Tenant) -> Iterator[httpx.Client]:
-    """A client acting as the tenant's admin."""
-    with client(api_url, tenant.api_key) as c:
+def anonymous(api_app: InProcessApi) -> Iterator[httpx.Client]:
+    """A client without an API key."""
+    with api_app.client() as c:
         yield c
 
 
 @pytest.fixture
-def other_api(api_url: str, other_tenant: Tenant) -> Iterator[httpx.Client]:
-    with client(api_url, other_tenant.api_key) as c:
+def api(api_app: InProcessApi, tenant: Tenant) -> Iterator[httpx.Client]:
+    """A client acting as the tenant's admin."""
+    with api_app.client(tenant.api_key) as c:
+        yield c
+
+
+@pytest.fixture
+def other_api(api_app: InProcessApi, other_tenant: Tenant) -> Iterator[httpx.Client]:
+    with api_app.client(other_tenant.api_key) as c:
         yield c

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import assert_problem, ok
+from tests.support.api import assert_problem, ok
 
 
 def _campaign_with_email_step(api, n_contacts: int = 10):
@@ -30,7 +30,8 @@ def test_ab_test_lifecycle_over_http(api, conn):
     running = ok(api.get(url))
     assert running["status"] == "running"
     assert sorted(r["sent"] + 0 for r in running["results"]) == [0, 0]          # queued, not sent yet
-    assert conn.execute("SELECT count(*) FROM campaigns.email_messages WHERE ab_variant_id IS NOT NULL").fetchone()[0] == 10
+    assert conn.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s AND ab_variant_id IS NOT NULL",
+                        (campaign,)).fetchone()[0] == 10
     assert_problem(api.post(url, json={"variants": [{}, {}]}), 409, "CAMPAIGN_NOT_EDITABLE")
 
     winner = running["variants"][1]["id"]

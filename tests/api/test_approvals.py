@@ -7,16 +7,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from api_helpers import assert_problem, client, digest, new_user_key, ok
-from factories import make_contact, make_segment, make_step
+
+from tests.support.api import assert_problem, digest, new_user_key, ok
+from tests.support.factories import make_contact, make_segment, make_step
 
 
 @pytest.fixture
-def people(conn, tenant, api_url):
+def people(conn, tenant, api_app):
     """A manager and a compliance officer of the tenant, each with a client of their own."""
     manager_id, manager_key = new_user_key(conn, tenant, "manager@example.com")
     officer_id, officer_key = new_user_key(conn, tenant, "officer@example.com")
-    with client(api_url, manager_key) as manager, client(api_url, officer_key) as officer:
+    with api_app.client(manager_key) as manager, api_app.client(officer_key) as officer:
         yield {"manager_id": str(manager_id), "manager": manager, "officer_id": str(officer_id), "officer": officer}
 
 
@@ -96,6 +97,7 @@ def test_request_refusals(api, conn, campaign, people, other_tenant):
     assert digest(conn) == before
 
 
+@pytest.mark.own_database  # expire_approvals counts every tenant's expired approvals
 def test_pending_approvals_expire_after_48_hours(api, conn, campaign, people):
     rows = request(api, campaign, people, roles=("campaign_manager",))
     ok(api.post(f"/api/campaigns/{campaign['id']}/schedule", json={"start_at": (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()}))

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from api_helpers import assert_problem, count, digest, ok
-from factories import make_campaign, make_contact, make_segment, make_step
+
+from tests.support.api import assert_problem, count, digest, ok
+from tests.support.factories import make_campaign, make_contact, make_segment, make_step
 
 
 def create(api, **body):
@@ -55,8 +56,9 @@ def test_create_with_settings(api):
     {"name": "x", "status": "active"}, {"name": "x", "tenant_id": "00000000-0000-0000-0000-000000000000"},
 ])
 def test_create_rejects_invalid_bodies_and_inserts_nothing(api, conn, tenant, body):
+    before = count(conn, "campaigns")
     assert_problem(api.post("/api/campaigns", json=body), 400, "VALIDATION_FAILED")
-    assert count(conn, "campaigns") == 0
+    assert count(conn, "campaigns") == before
 
 
 def test_create_rejects_database_rule_violations(api, conn, tenant, other_tenant):
@@ -170,12 +172,12 @@ def test_delete_draft_only(api, conn, tenant):
     draft = create(api)
     make_step(conn, tenant.tenant_id, draft["id"])
     assert api.delete(f"/api/campaigns/{draft['id']}").status_code == 204
-    assert count(conn, "campaigns") == 0 and count(conn, "campaign_steps") == 0
+    assert count(conn, "campaigns", tenant.tenant_id) == 0 and count(conn, "campaign_steps", tenant.tenant_id) == 0
     for status in ("scheduled", "active", "paused", "completed"):
         campaign = create(api)
         conn.execute("UPDATE campaigns.campaigns SET status = %s, scheduled_at = now(), completed_at = now() WHERE id = %s", (status, campaign["id"]))
         assert_problem(api.delete(f"/api/campaigns/{campaign['id']}"), 409, "CAMPAIGN_NOT_EDITABLE")
-    assert count(conn, "campaigns") == 4
+    assert count(conn, "campaigns", tenant.tenant_id) == 4
     assert_problem(api.delete(f"/api/campaigns/{draft['id']}"), 404, "NOT_FOUND")
 
 
@@ -188,7 +190,7 @@ def test_launch_pause_resume(api, conn, tenant):
     launched = ok(api.post(f"{url}/launch"))
     assert launched["affected"] == 3 and launched["campaign"]["status"] == "active"
     assert launched["campaign"]["launched_at"] and launched["campaign"]["total_contacts"] == 3
-    assert count(conn, "campaign_contacts") == 3
+    assert count(conn, "campaign_contacts", tenant.tenant_id) == 3
     assert_problem(api.post(f"{url}/launch"), 409, "INVALID_STATE_TRANSITION")
     assert_problem(api.post(f"{url}/resume"), 409, "INVALID_STATE_TRANSITION")
     paused = ok(api.post(f"{url}/pause"))
@@ -196,7 +198,7 @@ def test_launch_pause_resume(api, conn, tenant):
     assert_problem(api.post(f"{url}/pause"), 409, "INVALID_STATE_TRANSITION")
     resumed = ok(api.post(f"{url}/resume"))
     assert resumed["affected"] == 3 and resumed["campaign"]["status"] == "active"
-    assert count(conn, "campaign_contacts") == 3
+    assert count(conn, "campaign_contacts", tenant.tenant_id) == 3
 
 
 def test_launch_refusals_leave_a_draft_without_enrollments(api, conn, tenant):
@@ -213,8 +215,8 @@ def test_launch_refusals_leave_a_draft_without_enrollments(api, conn, tenant):
     quota = create(api, segment_id=str(segment))
     make_step(conn, tenant.tenant_id, quota["id"])
     assert_problem(api.post(f"/api/campaigns/{quota['id']}/launch"), 409, "MONTHLY_QUOTA_EXCEEDED")
-    assert count(conn, "campaign_contacts") == 0
-    assert {r[0] for r in conn.execute("SELECT status FROM campaigns.campaigns")} == {"draft"}
+    assert count(conn, "campaign_contacts", tenant.tenant_id) == 0
+    assert {r[0] for r in conn.execute("SELECT status FROM campaigns.campaigns WHERE tenant_id = %s", (tenant.tenant_id,))} == {"draft"}
 
 
 def test_launch_of_a_dynamic_segment_campaign_refreshes_the_segment_first(api, conn, tenant):
@@ -239,8 +241,8 @@ def test_send_action_is_an_alias(api, conn, tenant):
     assert_problem(api.post(url, json={}), 400, "VALIDATION_FAILED")
 
 
-def test_clone_copies_steps_with_remapped_targets_and_caller_as_creator(api, conn, tenant, api_url):
-    from api_helpers import client, new_user_key
+def test_clone_copies_steps_with_remapped_targets_and_caller_as_creator(api, api_app, conn, tenant):
+    from tests.support.api import new_user_key
 
     campaign, _ = launchable(conn, api, tenant, 2)
     first = conn.execute("SELECT id FROM campaigns.campaign_steps WHERE campaign_id = %s", (campaign["id"],)).fetchone()[0]
@@ -249,7 +251,7 @@ def test_clone_copies_steps_with_remapped_targets_and_caller_as_creator(api, con
     conn.execute("UPDATE campaigns.campaign_steps SET next_step_id = %s WHERE id = %s", (cond, first))
     ok(api.post(f"/api/campaigns/{campaign['id']}/launch"))
     member_id, member_key = new_user_key(conn, tenant, "member@example.com")
-    with client(api_url, member_key) as member:
+    with api_app.client(member_key) as member:
         cloned = ok(member.post(f"/api/campaigns/{campaign['id']}/clone"))
     copy = cloned["campaign"]
     assert cloned["affected"] == 2 and copy["id"] != campaign["id"]
@@ -259,7 +261,7 @@ def test_clone_copies_steps_with_remapped_targets_and_caller_as_creator(api, con
     ids = {s["id"] for s in steps}
     assert len(steps) == 2 and str(first) not in ids
     assert steps[0]["next_step_id"] == steps[1]["id"] and steps[1]["email_step_id"] == steps[0]["id"]
-    assert count(conn, "campaign_contacts") == 2  # the original's only
+    assert count(conn, "campaign_contacts", tenant.tenant_id) == 2  # the original's only
 
 
 def test_schedule_by_instant_and_by_local_time_and_cancel(api, conn):
@@ -280,7 +282,7 @@ def test_schedule_by_instant_and_by_local_time_and_cancel(api, conn):
     assert_problem(api.delete(url), 409, "INVALID_STATE_TRANSITION")
 
 
-def test_schedule_refusals(api, conn):
+def test_schedule_refusals(api, conn, tenant):
     campaign = create(api)
     url = f"/api/campaigns/{campaign['id']}/schedule"
     assert_problem(api.post(url, json={"start_at": "2001-01-01T00:00:00Z"}), 400, "INVALID_TIME_RANGE")
@@ -293,7 +295,7 @@ def test_schedule_refusals(api, conn):
     assert_problem(api.post(url, json={"start_at": "tomorrow"}), 400, "VALIDATION_FAILED")
     conn.execute("UPDATE campaigns.campaigns SET status = 'active' WHERE id = %s", (campaign["id"],))
     assert_problem(api.post(url, json={"start_at": "2040-01-01T00:00:00Z"}), 409, "INVALID_STATE_TRANSITION")
-    assert conn.execute("SELECT scheduled_at FROM campaigns.campaigns").fetchone()[0] is None
+    assert conn.execute("SELECT scheduled_at FROM campaigns.campaigns WHERE tenant_id = %s", (tenant.tenant_id,)).fetchone()[0] is None
 
 
 # -- analytics -------------------------------------------------------------------------------------

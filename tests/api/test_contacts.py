@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_helpers import assert_problem, count, digest, ok
-from factories import make_contact
+
+from tests.support.api import assert_problem, count, digest, ok
+from tests.support.factories import make_contact
 
 
 def test_create_get_update_delete(api, conn, tenant):
@@ -24,7 +25,7 @@ def test_create_get_update_delete(api, conn, tenant):
     assert api.delete(url).status_code == 204
     assert_problem(api.get(url), 404, "NOT_FOUND")
     assert_problem(api.delete(url), 404, "NOT_FOUND")
-    assert count(conn, "contacts") == 0
+    assert count(conn, "contacts", tenant.tenant_id) == 0
 
 
 def test_create_refusals(api, conn, tenant):
@@ -35,7 +36,7 @@ def test_create_refusals(api, conn, tenant):
                  {"email": "x@example.com", "score": 1.5}, {"email": "x@example.com", "score": 2**31},
                  {"email": "x@example.com", "tags": [""]}, {"email": "x@example.com", "custom_fields": []}):
         assert_problem(api.post("/api/contacts", json=body), 400, "VALIDATION_FAILED")
-    assert count(conn, "contacts") == 1
+    assert count(conn, "contacts", tenant.tenant_id) == 1
 
 
 def test_same_email_in_two_tenants_is_fine(api, other_api):
@@ -95,11 +96,12 @@ def test_batch_saves_valid_rows_and_reports_the_others(api, conn, tenant):
         (2, "INVALID_EMAIL", "email"), (3, "UNKNOWN_FIELD", "status"), (4, "INVALID_TIMEZONE", "timezone"),
         (5, "INVALID_TYPE", "score"), (6, "DUPLICATE_IN_BATCH", "email"), (8, "INVALID_TYPE", "tags"),
         (9, "INVALID_TYPE", "custom_fields"), (10, "INVALID_TYPE", "first_name")]
-    known = conn.execute("SELECT first_name, company, custom_fields, tags, status FROM campaigns.contacts WHERE lower(email) = 'known@example.com'").fetchone()
+    known = conn.execute("SELECT first_name, company, custom_fields, tags, status FROM campaigns.contacts WHERE tenant_id = %s AND lower(email) = 'known@example.com'", (tenant.tenant_id,)).fetchone()
     # Absent keys keep their values, custom fields merge, tags are replaced, status is never imported.
     assert known == ("Known", "New Co", {"a": 1, "b": 2}, ["fresh"], "unsubscribed")
-    assert conn.execute("SELECT first_name FROM campaigns.contacts WHERE email = 'DUP@example.com'").fetchone() == ("Second",)
-    assert count(conn, "contacts") == 3
+    assert conn.execute("SELECT first_name FROM campaigns.contacts WHERE tenant_id = %s AND email = 'DUP@example.com'",
+                        (tenant.tenant_id,)).fetchone() == ("Second",)
+    assert count(conn, "contacts", tenant.tenant_id) == 3
 
 
 def test_batch_of_10000_and_limit(api, conn, tenant):
@@ -109,10 +111,10 @@ def test_batch_of_10000_and_limit(api, conn, tenant):
     again = ok(api.post("/api/contacts/batch", json={"contacts": rows}))
     assert again["updated"] == 10_000
     assert_problem(api.post("/api/contacts/batch", json={"contacts": rows + [{"email": "one-more@example.com"}]}), 400, "VALIDATION_FAILED")
-    assert count(conn, "contacts") == 10_000
+    assert count(conn, "contacts", tenant.tenant_id) == 10_000
 
 
-def test_concurrent_batches_over_the_same_addresses(api_url, tenant, conn):
+def test_concurrent_batches_over_the_same_addresses(api_app, tenant, conn):
     """Overlapping batches in opposite orders neither deadlock nor lose updates: locks and inserts
     go in email order. A row whose contact another batch created meanwhile is reported
     (CONCURRENT_UPDATE), never silently overwritten."""
@@ -120,7 +122,8 @@ def test_concurrent_batches_over_the_same_addresses(api_url, tenant, conn):
 
     def send(n: int) -> httpx.Response:
         rows = [{"email": e, "custom_fields": {f"k{n}": n}} for e in (emails if n % 2 else emails[::-1])]
-        return httpx.post(f"{api_url}/api/contacts/batch", json={"contacts": rows}, headers=tenant.headers, timeout=60)
+        with api_app.client(tenant.api_key) as c:
+            return c.post("/api/contacts/batch", json={"contacts": rows})
 
     # New addresses: each row is created by one batch, updated by another, or reported.
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -132,16 +135,18 @@ def test_concurrent_batches_over_the_same_addresses(api_url, tenant, conn):
     with ThreadPoolExecutor(max_workers=6) as pool:
         second = [ok(r) for r in pool.map(send, range(6, 18))]
     assert all(b["updated"] == 300 for b in second)
-    assert count(conn, "contacts") == 300
+    assert count(conn, "contacts", tenant.tenant_id) == 300
     keys = conn.execute("SELECT min(k), max(k) FROM (SELECT (SELECT count(*) FROM jsonb_object_keys(custom_fields)"
-                        " WHERE jsonb_object_keys ~ '^k([6-9]|1[0-7])$') AS k FROM campaigns.contacts) x").fetchone()
+                        " WHERE jsonb_object_keys ~ '^k([6-9]|1[0-7])$') AS k FROM campaigns.contacts WHERE tenant_id = %s) x",
+                        (tenant.tenant_id,)).fetchone()
     assert keys == (12, 12)
 
 
 @pytest.mark.parametrize("body", [{}, {"contacts": []}, {"contacts": "x"}, {"contacts": [1]}, {"contacts": [{"email": "a@b.co"}], "x": 1}])
 def test_batch_shape_errors(api, conn, body):
+    before = digest(conn)
     assert_problem(api.post("/api/contacts/batch", json=body), 400, "VALIDATION_FAILED")
-    assert count(conn, "contacts") == 0
+    assert digest(conn) == before
 
 
 # -- CSV -----------------------------------------------------------------------------------------------
@@ -161,13 +166,15 @@ def test_csv_import(api, conn, tenant):
     assert (body["rows"], body["created"], body["updated"], body["rejected"]) == (4, 1, 1, 2)
     assert [(e["index"], e["code"]) for e in body["errors"]] == [(2, "INVALID_EMAIL"), (3, "INVALID_TYPE")]
     assert body["ignored_columns"] == ["status"]
-    new = conn.execute("SELECT first_name, company, tags, score, custom_fields, status FROM campaigns.contacts WHERE email = 'new@example.com'").fetchone()
+    new = conn.execute("SELECT first_name, company, tags, score, custom_fields, status FROM campaigns.contacts "
+                       "WHERE tenant_id = %s AND email = 'new@example.com'", (tenant.tenant_id,)).fetchone()
     assert new == ("Lovelace, Ada", "Multi\nline Co", ["newsletter", "vip"], 42, {"industry": "SaaS", "plan": "pro"}, "active")
     # Empty cells keep the stored values.
-    assert conn.execute("SELECT first_name, city, company FROM campaigns.contacts WHERE email = 'known@example.com'").fetchone() == ("Known", "Paris", "Acme")
+    assert conn.execute("SELECT first_name, city, company FROM campaigns.contacts WHERE tenant_id = %s AND email = 'known@example.com'",
+                        (tenant.tenant_id,)).fetchone() == ("Known", "Paris", "Acme")
 
 
-def test_csv_import_streams_in_chunks(api, conn):
+def test_csv_import_streams_in_chunks(api, conn, tenant):
     def body():
         yield b"email,first_name,custom.n\n"
         for i in range(2_500):
@@ -179,7 +186,8 @@ def test_csv_import_streams_in_chunks(api, conn):
     assert (result["rows"], result["created"], result["rejected"]) == (2_501, 2_500, 1)
     assert result["errors"] == [{"index": 2_500, "code": "INVALID_EMAIL", "field": "email",
                                  "message": "email is required and must look like name@domain.tld"}]
-    assert conn.execute("SELECT first_name FROM campaigns.contacts WHERE email = 'c1234@example.com'").fetchone() == ("Name\n1234",)
+    assert conn.execute("SELECT first_name FROM campaigns.contacts WHERE tenant_id = %s AND email = 'c1234@example.com'",
+                        (tenant.tenant_id,)).fetchone() == ("Name\n1234",)
 
 
 def test_csv_import_refusals(api, conn):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import assert_problem, count, ok
-from factories import make_campaign, make_step
+
+from tests.support.api import assert_problem, count, ok
+from tests.support.factories import make_campaign, make_step
 
 
 def test_template_crud(api, conn, tenant):
@@ -19,7 +20,7 @@ def test_template_crud(api, conn, tenant):
     step_campaign = make_campaign(conn, tenant.tenant_id)
     make_step(conn, tenant.tenant_id, step_campaign, template_id=body["id"], subject_line=None, email_content=None)
     assert_problem(api.delete(url), 409, "IN_USE")
-    conn.execute("DELETE FROM campaigns.campaign_steps")
+    conn.execute("DELETE FROM campaigns.campaign_steps WHERE tenant_id = %s", (tenant.tenant_id,))
     assert api.delete(url).status_code == 204
     assert_problem(api.get(url), 404, "NOT_FOUND")
 
@@ -31,14 +32,14 @@ def test_template_crud(api, conn, tenant):
     ("{{ }}", "TEMPLATE_SYNTAX_ERROR"),
     ("{% for x in %}{% endfor %}", "TEMPLATE_SYNTAX_ERROR"),
 ])
-def test_invalid_liquid_is_refused_at_save(api, conn, source, code):
+def test_invalid_liquid_is_refused_at_save(api, conn, tenant, source, code):
     for field in ("subject", "html_content", "text_content"):
         body = {"name": "bad", "text_content": "ok"} | {field: source}
         problem = assert_problem(api.post("/api/templates", json=body), 422, code)
         assert problem["errors"][0]["key"] == field
     good = ok(api.post("/api/templates", json={"name": "good", "text_content": "ok"}), 201)
     assert_problem(api.patch(f"/api/templates/{good['id']}", json={"subject": source}), 422, code)
-    assert count(conn, "templates") == 1
+    assert count(conn, "templates", tenant.tenant_id) == 1
 
 
 @pytest.mark.parametrize("source", [
@@ -50,9 +51,10 @@ def test_valid_liquid_and_legacy_fallbacks_are_accepted(api, source):
 
 
 def test_template_body_validation(api, conn):
+    before = count(conn, "templates")
     assert_problem(api.post("/api/templates", json={"name": "t"}), 422, "CONSTRAINT_VIOLATED")
     assert_problem(api.post("/api/templates", json={"name": "t", "text_content": 5}), 400, "VALIDATION_FAILED")
-    assert count(conn, "templates") == 0
+    assert count(conn, "templates") == before
 
 
 def test_sender_accounts(api, conn, tenant):
@@ -72,4 +74,4 @@ def test_sender_accounts(api, conn, tenant):
     assert_problem(api.delete(url), 409, "IN_USE")
     ok(api.patch(f"/api/campaigns/{campaign['id']}", json={"sender_account_id": None}))
     assert api.delete(url).status_code == 204
-    assert count(conn, "sender_accounts") == 0
+    assert count(conn, "sender_accounts", tenant.tenant_id) == 0

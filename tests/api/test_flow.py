@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from api_helpers import assert_problem, ok
+from tests.support.api import assert_problem, ok
 
 
 def test_full_flow_over_http(api, conn, tenant):

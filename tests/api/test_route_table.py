@@ -18,75 +18,59 @@ from __future__ import annotations
 import json
 import re
 import typing
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from api_helpers import (
-    PROBLEM_JSON,
-    Tenant,
-    assert_problem,
-    client,
-    digest,
-    new_tenant,
-    ok,
-    serve,
-)
 
 from service.api import examples as ex
 from service.api.openapi import api_operations
 from service.app import create_app
+from tests.support.api import PROBLEM_JSON, Tenant, assert_problem, digest, new_tenant, ok
 
 OPERATIONS = [(route.path, method, entry[0]) for route, method, entry in api_operations(create_app("postgresql://unused"))]
 IDS = [handler.operation_id for _, _, handler in OPERATIONS]
 
 
 @pytest.fixture(scope="module")
-def world(pg_server, template_db) -> Iterator[dict[str, Any]]:
-    """One database and server for the module: tenant A with one object of every kind, tenant B."""
-    name = f"campaigns_routes_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create_database(name, template=template_db)
-    import psycopg
-
-    try:
-        with psycopg.connect(url, autocommit=True) as conn, serve(url) as base:
-            a, b = new_tenant(conn, "A"), new_tenant(conn, "B")
-            with client(base, a.api_key) as api:
-                member = ok(api.post("/api/users", json={"email": "member@a.test", "role": "member"}), 201)
-                key = ok(api.post(f"/api/users/{member['id']}/api-keys", json={"name": "member"}), 201)
-                contact = ok(api.post("/api/contacts", json={"email": "ada@a.test"}), 201)
-                segment = ok(api.post("/api/segments", json={"name": "A's"}), 201)
-                ok(api.post(f"/api/segments/{segment['id']}/contacts", json={"contact_ids": [contact["id"]]}))
-                template = ok(api.post("/api/templates", json={"name": "A's", "text_content": "Hi"}), 201)
-                sender = ok(api.post("/api/sender-accounts", json={"from_email": "hello@a.test"}), 201)
-                suppression = ok(api.post("/api/suppressions", json={"email": "gone@a.test"}), 201)
-                campaign = ok(api.post("/api/campaigns", json={"name": "A's", "segment_id": segment["id"],
-                                                               "sender_account_id": sender["id"]}), 201)
-                step = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
-                                   json={"step_type": "email", "subject_line": "Hi", "email_content": "Hello"}), 201)
-                step2 = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
-                                    json={"step_type": "wait", "wait_duration_value": 1, "wait_duration_unit": "days",
-                                          "after_step_id": step["id"]}), 201)
-                approval = ok(api.post(f"/api/campaigns/{campaign['id']}/approvals",
-                                       json={"approvers": [{"user_id": member["id"], "role": "campaign_manager"}]}), 201)[0]
-            ids = {
-                "campaign_id": campaign["id"], "step_id": step["id"], "contact_id": contact["id"], "segment_id": segment["id"],
-                "template_id": template["id"], "sender_account_id": sender["id"], "suppression_id": suppression["id"],
-                "approval_id": approval["id"], "user_id": member["id"], "api_key_id": key["id"],
-            }
-            # The examples' ids stand for these.
-            substitutes = {
-                ex.CAMPAIGN_ID: campaign["id"], ex.SEGMENT_ID: segment["id"], ex.STEP_ID: step["id"], ex.STEP2_ID: step2["id"],
-                ex.STEP3_ID: step["id"], ex.CONTACT_ID: contact["id"], ex.TEMPLATE_ID: template["id"], ex.SENDER_ID: sender["id"],
-                ex.SUPPRESSION_ID: suppression["id"], ex.APPROVAL_ID: approval["id"], ex.USER_ID: member["id"],
-                ex.API_KEY_ID: key["id"],
-            }
-            yield {"url": base, "conn": conn, "a": a, "b": b, "ids": ids, "substitutes": substitutes}
-    finally:
-        pg_server.drop_database(name)
+def world(module_conn, module_api_app) -> Iterator[dict[str, Any]]:
+    """The module's database and API: tenant A with one object of every kind, tenant B."""
+    conn = module_conn
+    a, b = new_tenant(conn, "A"), new_tenant(conn, "B")
+    with module_api_app.client(a.api_key) as api:
+        member = ok(api.post("/api/users", json={"email": "member@a.test", "role": "member"}), 201)
+        key = ok(api.post(f"/api/users/{member['id']}/api-keys", json={"name": "member"}), 201)
+        contact = ok(api.post("/api/contacts", json={"email": "ada@a.test"}), 201)
+        segment = ok(api.post("/api/segments", json={"name": "A's"}), 201)
+        ok(api.post(f"/api/segments/{segment['id']}/contacts", json={"contact_ids": [contact["id"]]}))
+        template = ok(api.post("/api/templates", json={"name": "A's", "text_content": "Hi"}), 201)
+        sender = ok(api.post("/api/sender-accounts", json={"from_email": "hello@a.test"}), 201)
+        suppression = ok(api.post("/api/suppressions", json={"email": "gone@a.test"}), 201)
+        campaign = ok(api.post("/api/campaigns", json={"name": "A's", "segment_id": segment["id"],
+                                                       "sender_account_id": sender["id"]}), 201)
+        step = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
+                           json={"step_type": "email", "subject_line": "Hi", "email_content": "Hello"}), 201)
+        step2 = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
+                            json={"step_type": "wait", "wait_duration_value": 1, "wait_duration_unit": "days",
+                                  "after_step_id": step["id"]}), 201)
+        approval = ok(api.post(f"/api/campaigns/{campaign['id']}/approvals",
+                               json={"approvers": [{"user_id": member["id"], "role": "campaign_manager"}]}), 201)[0]
+    ids = {
+        "campaign_id": campaign["id"], "step_id": step["id"], "contact_id": contact["id"], "segment_id": segment["id"],
+        "template_id": template["id"], "sender_account_id": sender["id"], "suppression_id": suppression["id"],
+        "approval_id": approval["id"], "user_id": member["id"], "api_key_id": key["id"],
+    }
+    # The examples' ids stand for these.
+    substitutes = {
+        ex.CAMPAIGN_ID: campaign["id"], ex.SEGMENT_ID: segment["id"], ex.STEP_ID: step["id"], ex.STEP2_ID: step2["id"],
+        ex.STEP3_ID: step["id"], ex.CONTACT_ID: contact["id"], ex.TEMPLATE_ID: template["id"], ex.SENDER_ID: sender["id"],
+        ex.SUPPRESSION_ID: suppression["id"], ex.APPROVAL_ID: approval["id"], ex.USER_ID: member["id"],
+        ex.API_KEY_ID: key["id"],
+    }
+    with module_api_app.client() as anonymous:
+        yield {"client": anonymous, "conn": conn, "a": a, "b": b, "ids": ids, "substitutes": substitutes}
 
 
 def _substitute(value: Any, substitutes: dict[str, str]) -> Any:
@@ -115,7 +99,7 @@ def call(world: dict[str, Any], path: str, method: str, handler: Any, key: str |
         kwargs["json"] = overrides.pop("json", body)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     headers |= kwargs.pop("headers", {})
-    return httpx.request(method, world["url"] + url, headers=headers, timeout=60, **kwargs)
+    return world["client"].request(method, url, headers=headers, **kwargs)
 
 
 @pytest.mark.parametrize(("path", "method", "handler"), OPERATIONS, ids=IDS)
@@ -172,7 +156,7 @@ def test_route_rejects_out_of_range_pages(world, path, method, handler):
 
 
 def test_openapi_documents_every_route(world):
-    document = httpx.get(world["url"] + "/docs/openapi.json").json()
+    document = world["client"].get("/docs/openapi.json").json()
     assert document["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     seen = set()
     for path, method, handler in OPERATIONS:

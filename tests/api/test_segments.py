@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import assert_problem, count, digest, ok
-from factories import make_campaign, make_contact, make_enrollment
+
+from tests.support.api import assert_problem, count, digest, ok
+from tests.support.factories import make_campaign, make_contact, make_enrollment
 
 
 @pytest.fixture
@@ -95,11 +96,11 @@ def test_rules(api, conn, tenant, people, rules, expected):
     ({"unexpected": True}, "(root)"),
     ({"conditions": [cond("email", "equals", "'); DROP TABLE campaigns.contacts; --")]}, None),
 ])
-def test_invalid_rules_are_refused_with_their_path(api, conn, people, rules, where):
+def test_invalid_rules_are_refused_with_their_path(api, conn, tenant, people, rules, where):
     response = api.post("/api/segments/preview", json={"rules": rules})
     if where is None:  # values are parameters, never SQL: this one is simply a string that matches nobody
         assert ok(response)["contact_count"] == 0
-        assert count(conn, "contacts") == 6
+        assert count(conn, "contacts", tenant.tenant_id) == 6
         return
     body = assert_problem(response, 422, "INVALID_SEGMENT_RULES")
     assert body["detail"] == f"at {where}"
@@ -111,9 +112,10 @@ def test_dynamic_segment_is_materialised_and_refreshed(api, conn, tenant, people
     assert segment["contact_count"] == 3 and segment["last_recalculated_at"]
     members = ok(api.get(f"/api/segments/{segment['id']}/contacts"))
     assert sorted(m["email"] for m in members["items"]) == ["ada@example.com", "di@example.com", "fay@example.com"]
-    assert {r[0] for r in conn.execute("SELECT added_via FROM campaigns.segment_contacts")} == {"rule_match"}
-    conn.execute("UPDATE campaigns.contacts SET country = 'GB' WHERE email = 'bob@example.com'")
-    conn.execute("UPDATE campaigns.contacts SET country = 'FR' WHERE email = 'di@example.com'")
+    assert {r[0] for r in conn.execute("SELECT added_via FROM campaigns.segment_contacts WHERE tenant_id = %s",
+                                       (tenant.tenant_id,))} == {"rule_match"}
+    conn.execute("UPDATE campaigns.contacts SET country = 'GB' WHERE tenant_id = %s AND email = 'bob@example.com'", (tenant.tenant_id,))
+    conn.execute("UPDATE campaigns.contacts SET country = 'FR' WHERE tenant_id = %s AND email = 'di@example.com'", (tenant.tenant_id,))
     assert ok(api.post(f"/api/segments/{segment['id']}/refresh")) == {"added": 1, "removed": 1, "contact_count": 3}
     assert ok(api.post(f"/api/segments/{segment['id']}/refresh")) == {"added": 0, "removed": 0, "contact_count": 3}
     updated = ok(api.patch(f"/api/segments/{segment['id']}", json={"rules": {"conditions": [cond("score", "greater_than", 50)]}, "name": "Hot"}))
@@ -140,7 +142,7 @@ def test_static_segment_membership(api, conn, tenant, other_tenant, people):
     assert_problem(api.patch(f"/api/segments/{segment['id']}", json={"rules": {}}), 422, "VALIDATION_FAILED")
 
 
-def test_segment_crud_and_in_use(api, conn, people):
+def test_segment_crud_and_in_use(api, conn, tenant, people):
     segment = ok(api.post("/api/segments", json={"name": "A", "description": "first", "segment_type": "dynamic",
                                                  "rules": {"conditions": []}}), 201)
     assert segment["contact_count"] == 6
@@ -154,6 +156,6 @@ def test_segment_crud_and_in_use(api, conn, people):
     ok(api.patch(f"/api/campaigns/{campaign['id']}", json={"segment_id": None}))
     assert api.delete(f"/api/segments/{segment['id']}").status_code == 204
     assert_problem(api.get(f"/api/segments/{segment['id']}"), 404, "NOT_FOUND")
-    assert count(conn, "segment_contacts") == 0
+    assert count(conn, "segment_contacts", tenant.tenant_id) == 0
     assert_problem(api.post("/api/segments", json={"name": "d", "segment_type": "dynamic"}), 422, "INVALID_SEGMENT_RULES")
     assert_problem(api.post("/api/segments", json={"name": "d", "segment_type": "smart"}), 400, "VALIDATION_FAILED")

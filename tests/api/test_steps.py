@@ -4,8 +4,9 @@ problem codes (REQUIREMENTS 5–8, 35, 67) and the editing rules of running camp
 from __future__ import annotations
 
 import pytest
-from api_helpers import assert_problem, count, digest, ok
-from factories import make_contact, make_enrollment, make_message, make_segment
+
+from tests.support.api import assert_problem, count, digest, ok
+from tests.support.factories import make_contact, make_enrollment, make_message, make_segment
 
 EMAIL = {"step_type": "email", "subject_line": "Hi {{ first_name }}", "email_content": "<p>Hello</p>"}
 WAIT = {"step_type": "wait", "wait_duration_value": 2, "wait_duration_unit": "days"}
@@ -82,11 +83,11 @@ def test_validation_is_the_engines(api, conn, tenant, campaign):
     assert ok(api.get(f"{url}/{wait['id']}"))["next_step_id"] is None
 
 
-def test_at_most_20_steps(api, conn, campaign):
+def test_at_most_20_steps(api, conn, tenant, campaign):
     for _ in range(20):
         add(api, campaign, WAIT)
     assert_problem(api.post(f"/api/campaigns/{campaign['id']}/steps", json=WAIT), 422, "TOO_MANY_STEPS")
-    assert count(conn, "campaign_steps") == 20
+    assert count(conn, "campaign_steps", tenant.tenant_id) == 20
 
 
 def test_reorder_uses_the_deferrable_constraint(api, campaign):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from api_helpers import assert_problem, count, digest, ok
+from tests.support.api import assert_problem, count, digest, ok
 
 
 def test_add_list_check_remove(api, conn, tenant, other_api):
@@ -28,7 +28,8 @@ def test_add_list_check_remove(api, conn, tenant, other_api):
     assert digest(conn) == before
     removed = ok(api.delete(url, params={"reason": "re-consented by email on 2030-03-01"}))
     assert removed["id"] == added["id"]
-    audit = conn.execute("SELECT action, reason, actor_id FROM campaigns.suppression_audit WHERE lower(email) = 'no@example.com' ORDER BY at, action").fetchall()
+    audit = conn.execute("SELECT action, reason, actor_id FROM campaigns.suppression_audit "
+                         "WHERE tenant_id = %s AND lower(email) = 'no@example.com' ORDER BY at, action", (tenant.tenant_id,)).fetchall()
     assert audit == [("added", "manual", tenant.user_id), ("removed", "re-consented by email on 2030-03-01", tenant.user_id)]
     assert ok(api.get("/api/suppressions/check", params={"email": "no@example.com"})) == {
         "email": "no@example.com", "suppressed": False, "scope": None, "reason": None, "added_at": None, "expires_at": None}
@@ -46,9 +47,9 @@ def test_global_and_expired_suppressions(api, conn, tenant):
     assert all(s["email"] != "spam-trap@example.com" for s in ok(api.get("/api/suppressions"))["items"])
 
 
-def test_add_refusals(api, conn):
+def test_add_refusals(api, conn, tenant):
     for body in ({"email": "x"}, {"email": "a@b.co", "reason": "because"}, {"email": "a@b.co", "expires_at": "2030-01-01T00:00:00"}):
         assert_problem(api.post("/api/suppressions", json=body), 400, "VALIDATION_FAILED")
     assert_problem(api.post("/api/suppressions", json={"email": "a@b.co", "expires_at": "2001-01-01T00:00:00Z"}), 400, "INVALID_TIME_RANGE")
     assert_problem(api.get("/api/suppressions/check"), 400, "VALIDATION_FAILED")
-    assert count(conn, "suppressions") == 0 and count(conn, "suppression_audit") == 0
+    assert count(conn, "suppressions", tenant.tenant_id) == 0 and count(conn, "suppression_audit", tenant.tenant_id) == 0

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from api_helpers import client
 
-
-def test_usage_shows_sent_quota_and_remaining_of_the_callers_tenant_only(api, api_url, conn, tenant, other_tenant):
+def test_usage_shows_sent_quota_and_remaining_of_the_callers_tenant_only(api, other_api, conn, tenant, other_tenant):
     month = datetime.now(timezone.utc).date().replace(day=1)
     conn.execute("UPDATE campaigns.tenants SET monthly_email_quota = 1000, max_send_rate_per_second = 12.5 WHERE id = %s",
                  (tenant.tenant_id,))
@@ -18,8 +16,7 @@ def test_usage_shows_sent_quota_and_remaining_of_the_callers_tenant_only(api, ap
     assert r.status_code == 200
     assert r.json() == {"month": month.isoformat(), "sent": 400, "monthly_email_quota": 1000, "remaining": 600,
                         "deferred_until": None, "max_send_rate_per_second": 12.5}
-    with client(api_url, other_tenant.api_key) as other:
-        body = other.get("/api/usage").json()
+    body = other_api.get("/api/usage").json()
     assert (body["sent"], body["monthly_email_quota"], body["remaining"]) == (7, None, None)
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
-from api_helpers import assert_problem, client, new_user_key, ok
+from tests.support.api import assert_problem, new_user_key, ok
 
 
-def test_me_users_and_keys(api, api_url, conn, tenant):
+def test_me_users_and_keys(api, api_app, anonymous, conn, tenant):
     me = ok(api.get("/api/me"))
     assert me["tenant_id"] == str(tenant.tenant_id) and me["tenant_name"] == "Acme" and me["user"]["role"] == "admin"
     user = ok(api.post("/api/users", json={"email": "grace@example.com", "name": "Grace"}), 201)
@@ -15,7 +14,7 @@ def test_me_users_and_keys(api, api_url, conn, tenant):
     assert ok(api.get("/api/users"))["pagination"]["total"] == 2
     key = ok(api.post(f"/api/users/{user['id']}/api-keys", json={"name": "grace laptop"}), 201)
     assert key["api_key"].startswith("ck_") and key["key_prefix"] == key["api_key"][:11] and key["user_id"] == user["id"]
-    with client(api_url, key["api_key"]) as grace:
+    with api_app.client(key["api_key"]) as grace:
         assert ok(grace.get("/api/me"))["user"]["id"] == user["id"]
         # A member cannot add users nor mint keys for others, but may for themself.
         assert_problem(grace.post("/api/users", json={"email": "eve@example.com"}), 403, "FORBIDDEN")
@@ -29,9 +28,9 @@ def test_me_users_and_keys(api, api_url, conn, tenant):
         revoked = ok(grace.delete(f"/api/api-keys/{own['id']}"))
         assert revoked["revoked_at"] is not None
         assert ok(grace.delete(f"/api/api-keys/{own['id']}"))["revoked_at"] == revoked["revoked_at"]
-    assert_problem(httpx.get(f"{api_url}/api/me", headers={"Authorization": f"Bearer {own['api_key']}"}), 401, "UNAUTHORIZED")
+    assert_problem(anonymous.get("/api/me", headers={"Authorization": f"Bearer {own['api_key']}"}), 401, "UNAUTHORIZED")
     ok(api.delete(f"/api/api-keys/{key['id']}"))
-    assert_problem(httpx.get(f"{api_url}/api/me", headers={"Authorization": f"Bearer {key['api_key']}"}), 401, "UNAUTHORIZED")
+    assert_problem(anonymous.get("/api/me", headers={"Authorization": f"Bearer {key['api_key']}"}), 401, "UNAUTHORIZED")
 
 
 def test_keys_and_users_are_tenant_scoped(api, other_api, conn, other_tenant):
@@ -41,12 +40,12 @@ def test_keys_and_users_are_tenant_scoped(api, other_api, conn, other_tenant):
     assert conn.execute("SELECT count(*) FROM campaigns.api_keys WHERE user_id = %s", (other_user,)).fetchone()[0] == 1
 
 
-def test_authentication_header_forms(api_url, tenant):
+def test_authentication_header_forms(anonymous, tenant):
     for header in (None, "", "Bearer", "Basic abc", f"Token {tenant.api_key}", "Bearer " + "x" * 500,
                    f"Bearer {tenant.api_key}x", f"Bearer {tenant.api_key[:-1]}", "Bearer ck_\x01"):
         headers = {} if header is None else {"Authorization": header}
-        response = httpx.get(f"{api_url}/api/me", headers=headers)
+        response = anonymous.get("/api/me", headers=headers)
         body = assert_problem(response, 401, "UNAUTHORIZED")
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert set(body) == {"type", "title", "status", "code"}
-    assert httpx.get(f"{api_url}/api/me", headers={"Authorization": f"bearer {tenant.api_key}"}).status_code == 200
+    assert anonymous.get("/api/me", headers={"Authorization": f"bearer {tenant.api_key}"}).status_code == 200

@@ -1,4 +1,6 @@
-"""Report page tests: the API served on a fresh database (the root conftest sets the signing secret), and headless Chromium."""
+"""Report page tests: one database and one API server over real HTTP for the module (a browser loads
+the page; the root conftest sets the signing secret), and headless Chromium. The tests only read the
+campaign the module builds."""
 
 from __future__ import annotations
 
@@ -7,13 +9,21 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
-from api.api_helpers import serve  # tests/ is on sys.path; api/ is a namespace package
+from tests.support.api import serve
 
-@pytest.fixture
-def report_api(db_url: str) -> Iterator[str]:
-    with serve(db_url) as base:
+
+@pytest.fixture(scope="module")
+def report_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def report_api(module_db_url: str) -> Iterator[str]:
+    with serve(module_db_url) as base:
         yield base
 
 

@@ -14,16 +14,17 @@ import httpx
 import psycopg
 import pytest
 
-from factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
 from service.report.links import ReportLinkSigner
+from tests.support.factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
 
 
-@pytest.fixture
-def world(conn: psycopg.Connection) -> dict:
+@pytest.fixture(scope="module")
+def world(report_conn: psycopg.Connection) -> dict:
     """A launched two-email campaign: 6 contacts, the first email sent to all, 3 opened, 1 clicked,
     1 replied, 1 failed; an A/B test on the first email; another tenant with its own campaign."""
+    conn = report_conn
     t = make_tenant(conn, "Acme")
     tid = t["tenant_id"]
     contacts = [make_contact(conn, tid, first_name=f"C{i}") for i in range(6)]

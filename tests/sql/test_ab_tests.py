@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from factories import insert, make_campaign, make_step, make_tenant
+from tests.support.factories import insert, make_campaign, make_step, make_tenant
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
@@ -105,6 +105,7 @@ def test_split_is_reproducible_from_test_and_contact_ids(conn):
     assert actual == expected
 
 
+@pytest.mark.commits
 def test_two_concurrent_passes_assign_the_sample_once(db_url):
     with psycopg.connect(db_url, autocommit=True) as setup:
         w = build(setup, 40, 50, [{}, {}])

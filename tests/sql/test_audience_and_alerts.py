@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
-from factories import insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant
+from tests.support.factories import (
+    insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
+)
 
 T0 = "2026-03-02 14:00+00"
 
@@ -88,6 +91,7 @@ def _sent_messages(conn, t, campaign, step, n, bounced=0, complained=0):
                      complained_at="2026-03-02 11:00+00" if bounced <= i < bounced + complained else None)
 
 
+@pytest.mark.commits  # the alert is a NOTIFY, delivered on commit
 def test_bounce_rate_over_five_percent_pauses_and_alerts_once(conn: psycopg.Connection):
     t = make_tenant(conn)["tenant_id"]
     campaign = make_campaign(conn, t, status="active", launched_at=T0)

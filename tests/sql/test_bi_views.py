@@ -7,7 +7,7 @@ from datetime import date
 import psycopg
 import pytest
 
-from factories import insert, make_campaign, make_step, make_tenant
+from tests.support.factories import insert, make_campaign, make_step, make_tenant
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import json
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from factories import make_campaign, make_step
-from processing_helpers import (
+
+from tests.support.factories import make_campaign, make_step
+from tests.support.processing import (
     DAY, MINUTE, action, add_steps, campaign, condition, contact, enrollment, launch, link, messages, new_campaign,
     process, sent_steps, ts, wait,
 )
@@ -327,6 +328,7 @@ def test_move_to_campaign_action(conn):
     assert sent_steps(conn, target, s.contacts[0]) == [first]
 
 
+@pytest.mark.commits
 def test_notify_action_sends_a_payload_and_advances(conn, db_url):
     s = new_campaign(conn, 1)
     act_id, email1 = add_steps(conn, s, action("notify", {"channel": "sales", "note": "hot lead"}), "email")

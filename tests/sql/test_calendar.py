@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
+from tests.support.factories import insert, make_campaign, make_contact, make_segment, make_step, make_tenant
 
 UTC = timezone.utc
 

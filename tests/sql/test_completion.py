@@ -8,7 +8,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from factories import make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant
+
+from tests.support.factories import (
+    make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
+)
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import psycopg
 import pytest
-from factories import (
+
+from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
 )
 

@@ -7,7 +7,8 @@ import threading
 
 import psycopg
 import pytest
-from processing_helpers import MINUTE, add_steps, enrollments, launch, messages, new_campaign, ts
+
+from tests.support.processing import MINUTE, add_steps, enrollments, launch, messages, new_campaign, ts
 
 T0 = ts("2026-03-02 14:00Z")
 DRAIN = "CALL campaigns.drain_due_steps(NULL, %s, %s, %s)"
@@ -24,6 +25,7 @@ def launched(conn, n, *steps):
     return s
 
 
+@pytest.mark.commits
 def test_drains_every_due_enrollment_in_committed_batches(conn, db_url):
     s = launched(conn, 12)
     assert drain(conn, 5) == 12
@@ -38,6 +40,7 @@ def test_drains_every_due_enrollment_in_committed_batches(conn, db_url):
     assert drain(conn, 5) == 0  # nothing left
 
 
+@pytest.mark.commits  # the procedure commits between batches
 def test_stops_at_a_short_batch_and_leaves_what_is_not_due(conn):
     s = launched(conn, 4, "email", {"step_type": "wait", "wait_duration_value": 1, "wait_duration_unit": "hours"}, "email")
     assert drain(conn, 3) == 4
@@ -46,6 +49,7 @@ def test_stops_at_a_short_batch_and_leaves_what_is_not_due(conn):
     assert len(messages(conn, s.campaign_id)) == 8
 
 
+@pytest.mark.commits  # the procedure commits between batches
 def test_time_budget_ends_the_drain_after_the_running_batch(conn):
     s = launched(conn, 10)
     assert drain(conn, 4, max_seconds=0.000001) == 4
@@ -53,6 +57,7 @@ def test_time_budget_ends_the_drain_after_the_running_batch(conn):
     assert drain(conn, 4) == 6
 
 
+@pytest.mark.commits
 def test_concurrent_drains_and_a_dba_queue_each_step_once(conn, db_url):
     s = launched(conn, 300)
     results: list[int] = []
@@ -79,6 +84,7 @@ def test_bad_arguments_are_qc422(conn, batch, seconds):
     assert e.value.sqlstate == "QC422"
 
 
+@pytest.mark.commits  # the procedure commits between batches
 def test_a_callers_search_path_cannot_redirect_it(conn):
     """It has no SET search_path (it commits), so every name in it is qualified: a decoy
     process_due_steps earlier on the caller's path is never called."""

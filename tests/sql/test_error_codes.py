@@ -39,7 +39,7 @@ def test_every_code_is_of_the_engine_class_with_an_http_status(conn):
         assert re.fullmatch(r"[A-Z_]+", code) and 400 <= status < 500 and description
 
 
-def test_loaded_once_the_table_maps_without_the_database(conn, db_url, empty_table):
+def test_loaded_once_the_table_maps_without_the_database(conn, empty_table):
     load_sqlstate_codes(conn)
     assert SQLSTATE_CODES["QC404"] == errors.ErrorCode("NOT_FOUND", 404)
     # No pool at all: the loaded table is enough.
@@ -48,9 +48,9 @@ def test_loaded_once_the_table_maps_without_the_database(conn, db_url, empty_tab
     assert (response.status_code, response.content["code"]) == (404, "NOT_FOUND")
 
 
-def test_the_app_loads_the_table_at_start_up(conn, db_url, empty_table):
+def test_the_app_loads_the_table_at_start_up(conn, shared_db_url, empty_table):
     assert not SQLSTATE_CODES.loaded
-    with TestClient(create_app(db_url)):
+    with TestClient(create_app(shared_db_url)):
         assert SQLSTATE_CODES.loaded
         assert len(SQLSTATE_CODES) == conn.execute("SELECT count(*) FROM campaigns.error_codes()").fetchone()[0]
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from factories import (
+from psycopg.types.json import Jsonb
+
+from tests.support.factories import (
     make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
 )
-from psycopg.types.json import Jsonb
+from tests.support.waits import wait_until_blocked
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
@@ -397,6 +398,7 @@ def test_soft_bounce_threshold_is_the_tenants_setting(conn, world):
 # -- complaint ------------------------------------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_complaint_suppresses_globally_exits_and_alerts(conn, db_url, world):
     t, contact = world["t"], world["contact"]
     email = one(conn, "SELECT email FROM campaigns.contacts WHERE id = %s", contact)
@@ -435,6 +437,7 @@ def test_complaint_suppresses_globally_exits_and_alerts(conn, db_url, world):
 # -- concurrency ----------------------------------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_concurrent_first_opens_count_one_unique_open(conn, db_url, world):
     m = world["message"]
     results: list[bool] = []
@@ -448,11 +451,7 @@ def test_concurrent_first_opens_count_one_unique_open(conn, db_url, world):
 
         thread = threading.Thread(target=run_second)
         thread.start()
-        # Wait until the second one is blocked on the first one's row lock.
-        deadline = time.monotonic() + 10
-        while one(conn, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", second_pid) != "Lock":
-            assert time.monotonic() < deadline, "the second event never waited for the first"
-            time.sleep(0.02)
+        wait_until_blocked(conn, second_pid)  # on the first one's row lock
         first.commit()
         thread.join(10)
         assert not thread.is_alive()

@@ -5,12 +5,13 @@ sending window, and every refusal (status, steps, audience, approvals, quota, te
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from factories import insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant
+
+from tests.support.factories import insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant
+from tests.support.waits import wait_until_blocked
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday
@@ -453,16 +454,6 @@ def test_quota_is_enforced_for_the_app_role(conn, world):
 # -- concurrency (req 14) -------------------------------------------------------------------------
 
 
-def _wait_until_blocked(conn, pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-        if waiting and waiting[0] == "Lock":
-            return
-        time.sleep(0.02)
-    raise AssertionError("the second launch never waited on the first one's lock")
-
-
 def _launch_blocked_until(conn, launcher, campaign, release) -> int | str:
     """Launch on `launcher` in a thread, wait until it blocks on a lock, call release() (a commit
     elsewhere), and return what the launch returned: its count or its SQLSTATE."""
@@ -476,13 +467,14 @@ def _launch_blocked_until(conn, launcher, campaign, release) -> int | str:
 
     thread = threading.Thread(target=run)
     thread.start()
-    _wait_until_blocked(conn, launcher.info.backend_pid)
+    wait_until_blocked(conn, launcher.info.backend_pid)
     release()
     thread.join(10)
     assert not thread.is_alive()
     return results["launch"]
 
 
+@pytest.mark.commits
 def test_concurrent_launch_waits_then_fails(db_url, conn, world):
     campaign = world["campaign"]
     with psycopg.connect(db_url) as a, psycopg.connect(db_url, autocommit=True) as b:
@@ -492,6 +484,7 @@ def test_concurrent_launch_waits_then_fails(db_url, conn, world):
     assert campaign_row(conn, campaign)["total_contacts"] == N
 
 
+@pytest.mark.commits
 def test_concurrent_launches_yield_one_success(db_url, conn, world):
     campaign, workers = world["campaign"], 4
     barrier = threading.Barrier(workers)
@@ -515,6 +508,7 @@ def test_concurrent_launches_yield_one_success(db_url, conn, world):
     assert campaign_row(conn, campaign)["total_contacts"] == N
 
 
+@pytest.mark.commits
 def test_contact_enrolled_by_a_concurrent_transaction_is_skipped_not_an_error(db_url, conn, world):
     """Launch tries the plain INSERT first (nobody is enrolled yet); an enrollment committed meanwhile
     (a move_to_campaign action into this draft) makes it fall back to the idempotent form."""

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from factories import (
-    insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant,
-)
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from tests.support.factories import (
+    insert, make_campaign, make_contact, make_enrollment, make_segment, make_step, make_tenant,
+)
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -295,6 +296,7 @@ def test_failed_scheduled_launch_is_recorded_and_others_still_launch(conn, tenan
     assert call(conn, "launch_scheduled_campaigns", AS_OF + timedelta(minutes=6)) == 0
 
 
+@pytest.mark.commits
 def test_concurrent_scheduled_runs_do_not_launch_twice(db_url, conn, tenant):
     campaign = ready_campaign(conn, tenant["tenant_id"])
     call(conn, "schedule_campaign", campaign, AS_OF + timedelta(minutes=1), AS_OF)

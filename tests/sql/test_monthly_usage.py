@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
+from tests.support.factories import make_campaign, make_contact, make_segment, make_step, make_tenant
 
 UTC = timezone.utc
 MONTH_START = datetime(2026, 4, 1, tzinfo=UTC)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from factories import make_enrollment, make_sender
-from processing_helpers import (
-    DAY, MESSAGE_ID, MINUTE, add_steps, campaign, enrollment, enrollments, launch, messages, new_campaign, process,
-    ts, wait,
+
+from tests.support.factories import make_enrollment, make_sender
+from tests.support.processing import (
+    DAY, MESSAGE_ID, MINUTE, add_steps, campaign, enrollment, enrollments, launch, messages, new_campaign, process, ts,
+    wait,
 )
 
 T0 = ts("2026-03-02 14:00Z")  # a Monday

@@ -7,18 +7,19 @@ against it. Requirements 40, 41, 45, 51, 124, 125, 135."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from factories import make_enrollment, make_message, make_sender
-from processing_helpers import (
+
+from tests.support.factories import make_enrollment, make_message, make_sender
+from tests.support.processing import (
     DAY, MINUTE, action, add_steps, campaign, enrollments, launch, messages, new_campaign, process, ts, wait,
 )
+from tests.support.waits import wait_until_blocked
 
 T0 = ts("2026-03-02 14:00Z")
 
@@ -38,17 +39,6 @@ def run_threads(*jobs: Callable[[], Any]) -> list[Any]:
         return [f.result(timeout=60) for f in futures]
 
 
-def wait_until_blocked(conn: psycopg.Connection, pid: int, done: Future | None = None, timeout: float = 10) -> None:
-    """Poll pg_stat_activity until backend pid waits on a lock (or, when given, `done` has finished)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-        if (row and row[0] == "Lock") or (done is not None and done.done()):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"backend {pid} never waited on a lock")
-
-
 def _launched(conn, n: int, *steps, **campaign_cols):
     s = new_campaign(conn, n, **campaign_cols)
     add_steps(conn, s, *(steps or ("email",)))
@@ -65,6 +55,7 @@ def _assert_one_message_each(conn, s, n: int) -> None:
 # -- overlapping runs (40, 135) ------------------------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_two_open_runs_and_a_dba_call_take_disjoint_rows(conn, db_url):
     s = _launched(conn, 300)
     gate = threading.Barrier(3, timeout=30)
@@ -92,6 +83,7 @@ def test_two_open_runs_and_a_dba_call_take_disjoint_rows(conn, db_url):
     assert {e["status"] for e in enrollments(conn, s.campaign_id)} == {"completed"}
 
 
+@pytest.mark.commits
 def test_many_workers_looping_until_idle_process_each_enrollment_once(conn, db_url):
     s = _launched(conn, 300, "email", wait(1, "minutes"), "email")
 
@@ -110,6 +102,7 @@ def test_many_workers_looping_until_idle_process_each_enrollment_once(conn, db_u
     assert {e["status"] for e in enrollments(conn, s.campaign_id)} == {"completed"}
 
 
+@pytest.mark.commits
 def test_a_run_holding_rows_makes_another_run_skip_them(conn, db_url):
     s = _launched(conn, 5)
     with connect(db_url) as a:
@@ -123,6 +116,7 @@ def test_a_run_holding_rows_makes_another_run_skip_them(conn, db_url):
 # -- pause against processing (45) ---------------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_pause_waiting_on_a_processing_run_is_not_overwritten(conn, db_url):
     s = _launched(conn, 20, "email", wait(1, "days"), "email")
     with connect(db_url) as a, connect(db_url) as b:
@@ -148,6 +142,7 @@ def test_pause_waiting_on_a_processing_run_is_not_overwritten(conn, db_url):
     assert len(messages(conn, s.campaign_id)) == 20
 
 
+@pytest.mark.commits
 def test_processing_while_a_pause_is_uncommitted_takes_nothing(conn, db_url):
     s = _launched(conn, 10)
     with connect(db_url) as b, connect(db_url) as a:
@@ -190,6 +185,7 @@ def test_step_already_queued_is_not_queued_again(conn):
     assert e["current_step_id"] == s.steps[2] and e["steps_completed"] == 1
 
 
+@pytest.mark.commits
 def test_uncommitted_mail_is_invisible_to_other_connections(conn, db_url):
     s = _launched(conn, 3)
     with connect(db_url) as a:
@@ -204,6 +200,7 @@ def test_uncommitted_mail_is_invisible_to_other_connections(conn, db_url):
 # -- limits across concurrent runs (124, 125) --------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_concurrent_runs_do_not_both_spend_the_daily_limit(conn, db_url):
     s = _launched(conn, 10, daily_limit=3)
     gate = threading.Barrier(2, timeout=30)
@@ -218,6 +215,7 @@ def test_concurrent_runs_do_not_both_spend_the_daily_limit(conn, db_url):
     assert len(messages(conn, s.campaign_id)) == 3
 
 
+@pytest.mark.commits
 def test_concurrent_runs_keep_a_shared_senders_gap(conn, db_url):
     a = new_campaign(conn, 3, status="active")
     b = new_campaign(conn, 3, status="active", tenant_id=a.tenant_id)
@@ -244,6 +242,7 @@ def test_concurrent_runs_keep_a_shared_senders_gap(conn, db_url):
 # -- wake-up of the outbox worker ------------------------------------------------------------------
 
 
+@pytest.mark.commits
 def test_committed_mail_notifies_the_outbox_listener(conn, db_url):
     _launched(conn, 3)
     with psycopg.connect(db_url, autocommit=True) as listener:
@@ -258,6 +257,7 @@ def test_committed_mail_notifies_the_outbox_listener(conn, db_url):
     assert received[0].payload == "3"
 
 
+@pytest.mark.commits
 def test_a_run_that_queues_nothing_does_not_notify(conn, db_url):
     _launched(conn, 1, send_strategy="scheduled", start_date=T0 + DAY)
     with psycopg.connect(db_url, autocommit=True) as listener:
@@ -307,6 +307,7 @@ def _action_first_campaign(conn, **cols):
     return s
 
 
+@pytest.mark.commits
 def test_pause_of_an_unlimited_campaign_during_a_slow_run(conn, db_url):
     s = _action_first_campaign(conn)
     pause = lambda cx: cx.execute("SELECT campaigns.pause_campaign(%s)", (s.campaign_id,)).fetchone()[0]  # noqa: E731
@@ -316,6 +317,7 @@ def test_pause_of_an_unlimited_campaign_during_a_slow_run(conn, db_url):
     assert len(messages(conn, s.campaign_id)) == 1
 
 
+@pytest.mark.commits
 def test_pause_of_a_daily_limited_campaign_during_a_slow_run(conn, db_url):
     s = _action_first_campaign(conn, daily_limit=10)
     pause = lambda cx: cx.execute("SELECT campaigns.pause_campaign(%s)", (s.campaign_id,)).fetchone()[0]  # noqa: E731
@@ -325,6 +327,7 @@ def test_pause_of_a_daily_limited_campaign_during_a_slow_run(conn, db_url):
     assert len(messages(conn, s.campaign_id)) == 1
 
 
+@pytest.mark.commits
 def test_end_date_reached_during_a_slow_run_cancels_the_runs_mail(conn, db_url):
     s = _action_first_campaign(conn, end_date=T0 + timedelta(hours=1))
     end = lambda cx: process(cx, T0 + timedelta(hours=2))  # noqa: E731

@@ -11,8 +11,11 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from factories import make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant
 from psycopg.types.json import Jsonb
+
+from tests.support.factories import (
+    make_campaign, make_contact, make_enrollment, make_message, make_segment, make_step, make_tenant,
+)
 
 DAY = date(2026, 3, 2)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -254,6 +257,7 @@ def test_day_boundary_is_utc_midnight(conn, tenant, session_zone):
     assert counts(rows[DAY + timedelta(days=1)]) == zero_counts(unique_opens=1, total_opens=1)
 
 
+@pytest.mark.commits
 def test_a_running_rollup_makes_another_return_zero_at_once(conn, db_url, tenant):
     c, step = campaign(conn, tenant)
     sent(conn, tenant, c, step)

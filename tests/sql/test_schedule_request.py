@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import psycopg
 import pytest
-from factories import make_campaign, make_step, make_tenant
+from tests.support.factories import make_campaign, make_step, make_tenant
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

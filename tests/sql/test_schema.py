@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -17,18 +16,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.dev.embedded_pg import find_bindir
 from service.errors import SQLSTATE_CODES, load_sqlstate_codes
 from service.migrate import migrate
+from tests.support.pg import pg_tool
 
 SNAPSHOT = Path(__file__).with_name("schema_snapshot.sql")
 _NOISE = re.compile(r"^(--|SET |SELECT pg_catalog\.set_config|\\restrict|\\unrestrict)")
-
-
-def _pg_dump() -> str:
-    # The root conftest's pg_tool, repeated: `from conftest import` is ambiguous with several conftest.py.
-    candidate = find_bindir() / "pg_dump"
-    return str(candidate) if candidate.exists() else shutil.which("pg_dump") or "pg_dump"
 
 
 # A function's (or procedure's) body: from its CREATE line to the closing dollar quote. The snapshot
@@ -40,7 +33,7 @@ _FUNCTION_BODY = re.compile(r"^(CREATE (?:FUNCTION|PROCEDURE) [^\n]*\n(?:[^\n]*\
 def schema_dump(url: str) -> str:
     """pg_dump --schema-only of schema campaigns without comments, settings, function bodies or
     blank-line runs."""
-    args = [_pg_dump(), "--schema-only", "--schema=campaigns", "--no-owner", url]
+    args = [pg_tool("pg_dump"), "--schema-only", "--schema=campaigns", "--no-owner", url]
     raw = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     raw = _FUNCTION_BODY.sub(lambda m: m.group(1) + "    AS <body>;", raw)
     lines = [line.rstrip() for line in raw.splitlines() if not _NOISE.match(line)]
@@ -56,8 +49,9 @@ def assert_matches_snapshot(dump: str) -> None:
     assert dump.splitlines() == SNAPSHOT.read_text().splitlines()
 
 
-def test_template_database_matches_snapshot(db_url):
-    assert_matches_snapshot(schema_dump(db_url))
+def test_template_database_matches_snapshot(shared_db_url):
+    # A copy of the template in which nothing is ever committed.
+    assert_matches_snapshot(schema_dump(shared_db_url))
 
 
 def test_migrate_empty_database_matches_snapshot(pg_server):
@@ -72,6 +66,7 @@ def test_migrate_empty_database_matches_snapshot(pg_server):
         pg_server.drop_database(name)
 
 
+@pytest.mark.commits
 def test_second_migrate_changes_nothing(db_url):
     before = schema_dump(db_url)
     report = migrate(db_url)

@@ -5,13 +5,14 @@ same-campaign targets, cycles through an email step, and updated_at maintenance.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timezone
 
 import psycopg
 import pytest
-from factories import insert, make_campaign, make_step, make_tenant
 from psycopg.types.json import Jsonb
+
+from tests.support.factories import insert, make_campaign, make_step, make_tenant
+from tests.support.waits import wait_until_blocked
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
@@ -63,16 +64,6 @@ def test_twenty_steps_accepted_twenty_first_refused(conn, t):
     assert step_count(conn, campaign) == 20
 
 
-def _wait_until_blocked(conn, pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-        if state and state[0] == "Lock":
-            return
-        time.sleep(0.02)
-    raise AssertionError("the second connection never waited on the first one's lock")
-
-
 def race(db_url, conn, first, second) -> object:
     """first(a) runs in an open transaction on connection a; second(b) then runs on b in a thread and must
     block on a's lock; a commits; returns what second returned or the SQLSTATE it raised."""
@@ -88,13 +79,14 @@ def race(db_url, conn, first, second) -> object:
 
         thread = threading.Thread(target=run)
         thread.start()
-        _wait_until_blocked(conn, b.info.backend_pid)
+        wait_until_blocked(conn, b.info.backend_pid)
         a.commit()
         thread.join(10)
         assert not thread.is_alive()
     return result["b"]
 
 
+@pytest.mark.commits
 def test_twenty_step_limit_holds_under_concurrent_inserts(db_url, conn, t):
     tid, campaign = t["tenant_id"], t["campaign"]
     for _ in range(19):
@@ -278,6 +270,7 @@ def test_cycle_through_a_condition_branch_refused(conn, t):
     assert err.sqlstate == "QC204"
 
 
+@pytest.mark.commits
 def test_cycle_closed_by_two_concurrent_updates_refused(db_url, conn, t):
     """Each half alone is acyclic; the campaign lock makes the second see the first and refuse."""
     tid, campaign = t["tenant_id"], t["campaign"]
@@ -321,6 +314,7 @@ def test_swap_step_order_with_deferred_constraint(conn, t):
     assert orders == {s1: 2, s2: 1}
 
 
+@pytest.mark.commits  # a deferred constraint is checked at commit
 def test_deferred_duplicate_order_still_refused_at_commit(conn, t):
     tid, campaign = t["tenant_id"], t["campaign"]
     s1 = make_step(conn, tid, campaign, step_order=1)

@@ -10,11 +10,12 @@ from datetime import date, datetime, timezone
 
 import psycopg
 import pytest
-from factories import (
+from psycopg import sql
+
+from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_sender, make_step,
     make_tenant,
 )
-from psycopg import sql
 
 
 @contextmanager
@@ -160,6 +161,7 @@ def test_app_role_cannot_update_another_tenant(conn, two_tenants):
             assert conn.execute(stmt, (a["tenant_id"],)).rowcount >= 1, table
 
 
+@pytest.mark.commits
 @pytest.mark.parametrize("setting", [None, ""])
 def test_app_role_without_tenant_sees_nothing(db_url, conn, two_tenants, setting):
     tables = [*tenant_tables(conn), "tenants"]

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pytest
-from factories import make_enrollment, make_sender
-from processing_helpers import (
+
+from tests.support.factories import make_enrollment, make_sender
+from tests.support.processing import (
     DAY, MINUTE, add_steps, enrollment, enrollments, launch, messages, new_campaign, process, sent_steps, ts, wait,
 )
 

@@ -19,9 +19,10 @@ import time
 import httpx
 import psycopg
 import pytest
-from conftest import SECRET, make_outbox, spawn_worker, statuses, stop_process
 
 from service.tracking.tokens import UNSUBSCRIBE, TokenSigner
+from tests.support.outbox import SECRET, make_outbox, spawn_worker, statuses, stop_process
+from tests.support.waits import db_now, wait_for_claim_cycle, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,20 +32,14 @@ def sent_count(conn, campaign_id) -> int:
 
 
 def wait_all_sent(conn, campaign_id, count, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while sent_count(conn, campaign_id) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{statuses(conn, campaign_id)} after {timeout}s")
-        time.sleep(0.1)
+    wait_until(lambda: sent_count(conn, campaign_id) >= count, timeout, interval=0.1,
+               message=lambda: f"{statuses(conn, campaign_id)}: not {count} sent")
 
 
 def wait_started(log, count, timeout=30.0):
     """Until `count` worker processes have logged their start (so SIGTERM meets the handler)."""
-    deadline = time.monotonic() + timeout
-    while log.read_text(errors="replace").count(" starting: ") < count:
-        if time.monotonic() > deadline:
-            raise AssertionError("the worker did not start")
-        time.sleep(0.05)
+    wait_until(lambda: log.read_text(errors="replace").count(" starting: ") >= count, timeout, interval=0.05,
+               message="the worker did not start")
 
 
 def test_sigkill_50_times_while_2000_messages_go_out(conn, db_url, smtp, tmp_path):
@@ -58,7 +53,7 @@ def test_sigkill_50_times_while_2000_messages_go_out(conn, db_url, smtp, tmp_pat
     log = tmp_path / "workers.log"
     for _ in range(kills_wanted):
         proc = spawn_worker(db_url, smtp, log=log, **settings)
-        time.sleep(rng.uniform(0.2, 0.9))
+        time.sleep(rng.uniform(0.2, 0.9))  # the fault itself: a kill at a random moment, not a wait for anything
         proc.kill()
         proc.wait(10)
         kills.append(time.monotonic())
@@ -184,16 +179,18 @@ def test_pause_stops_a_worker_process_until_resume(conn, db_url, smtp, tmp_path)
     try:
         smtp.wait_for(100, timeout=30)
         conn.execute("SELECT campaigns.pause_campaign(%s)", (box.campaign_id,))
-        time.sleep(0.5)
+        # Claimed mail is released (or its send, already under way, is recorded): nothing is in flight.
+        wait_until(lambda: "sending" not in statuses(conn, box.campaign_id))
         at_pause = len(smtp.received)
-        time.sleep(2.0)
+        # A claim that started after the pause took nothing: nothing more is sent.
+        wait_for_claim_cycle(conn)
         after = len(smtp.received)
         held = statuses(conn, box.campaign_id)
         conn.execute("SELECT campaigns.resume_campaign(%s)", (box.campaign_id,))
         wait_all_sent(conn, box.campaign_id, n, timeout=60)
     finally:
         assert stop_process(proc) == 0
-    print(f"\npause: {at_pause} sent when paused, {after} two seconds later, held {held}")
+    print(f"\npause: {at_pause} sent when paused, {after} after the next claim, held {held}")
     assert after == at_pause
     assert "sending" not in held and held["queued"] > 0
     assert smtp.duplicates() == {} and len(smtp.received) == n
@@ -214,7 +211,10 @@ def test_unsubscribe_cancels_queued_mail_with_a_worker_running(conn, db_url, smt
         assert r.status_code == 200
         assert conn.execute("SELECT status FROM campaigns.email_messages WHERE id = %s", (row[0],)).fetchone()[0] == "cancelled"
         wait_all_sent(conn, box.campaign_id, n - 1, timeout=60)
-        time.sleep(1.0)
+        # Past the moment it was due, a claim cycle of the worker still leaves it alone.
+        due = conn.execute("SELECT next_attempt_at FROM campaigns.email_messages WHERE id = %s", (row[0],)).fetchone()[0]
+        wait_until(lambda: db_now(conn) > due, timeout=10, interval=0.05)
+        wait_for_claim_cycle(conn)
     finally:
         assert stop_process(proc) == 0
     assert row[5] not in {r.rcpt for r in smtp.received}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
-from conftest import make_outbox, run_once, serve_app
 from service.metrics import CLAIM_SECONDS, SEND_RESULTS, SEND_SECONDS
+from tests.support.api import in_process
+from tests.support.outbox import make_outbox, run_once
 
 
 def _sample(metric, name: str, **labels) -> float:
@@ -31,8 +30,8 @@ def test_worker_records_latencies_and_results(conn, db_url, smtp):
 
 def test_metrics_endpoint_exposes_engine_gauges(conn, db_url):
     make_outbox(conn, 3)
-    with serve_app(db_url) as base:
-        r = httpx.get(f"{base}/metrics", timeout=30)
+    with in_process(db_url) as app, app.client() as anonymous:
+        r = anonymous.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     body = r.text
     assert re.search(r'^campaigns_outbox_messages\{status="queued"\} 3\.0$', body, re.M)

@@ -9,25 +9,16 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from conftest import make_outbox, statuses
-from factories import make_tenant
 from psycopg.rows import dict_row
 
-CLAIM = "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, %s::interval, %s)"
+from tests.support.factories import make_tenant
+from tests.support.outbox import RECORD_MANY, claim, make_outbox, record, statuses
 
 
-def claim(conn, worker="w1", limit=100, lease="5 minutes", as_of=None):
-    cur = conn.cursor(row_factory=dict_row)
-    return cur.execute(CLAIM, (worker, limit, lease, as_of or datetime.now(timezone.utc))).fetchall()
-
-
-def record(conn, message_id, outcome, worker="w1", response=None, error=None, **kw):
-    params = {"retry_base": "1 minute", "retry_cap": "1 hour", "subject": None, **kw}
-    return conn.execute(
-        "SELECT campaigns.record_send_result(%s, %s, %s, %s, %s, now(), %s, %s::interval, %s::interval)",
-        (message_id, worker, outcome, response, error, params["subject"], params["retry_base"], params["retry_cap"]),
-    ).fetchone()[0]
-
+@pytest.fixture
+def conn(tx_conn):
+    """SQL-level tests: rolled back at the end on the shared database, unless marked commits."""
+    return tx_conn
 
 def message(conn, message_id):
     return conn.cursor(row_factory=dict_row).execute(
@@ -79,6 +70,7 @@ def test_template_content_when_the_step_uses_a_template(conn):
         (template_id, "Tpl {{ first_name }}", "<p>html</p>", "text")
 
 
+@pytest.mark.commits
 def test_concurrent_claims_get_disjoint_rows(db_url, conn):
     make_outbox(conn, 200)
     results: list[list] = []
@@ -101,6 +93,7 @@ def test_concurrent_claims_get_disjoint_rows(db_url, conn):
     assert len(everything) == 200 and len(set(everything)) == 200
 
 
+@pytest.mark.commits
 def test_uncommitted_enqueue_is_invisible(db_url, conn):
     box = make_outbox(conn, 1)
     claim(conn)  # the existing one
@@ -342,9 +335,6 @@ def test_batch_recording_matches_single_recording(conn):
     assert e.value.sqlstate == "QC422"
 
 
-RECORD_MANY = "SELECT message_id, status FROM campaigns.record_send_results(%s, %s::uuid[], %s::text[])"
-
-
 def test_batch_sent_records_one_delivered_event_and_counts_per_tenant_setting(conn):
     smtp_box = make_outbox(conn, 3)
     provider = make_tenant(conn)
@@ -418,6 +408,7 @@ def test_find_message_for_reply(conn):
     assert conn.execute(find, (other, [a["smtp_message_id"]], None, None)).fetchone()[0] is None
 
 
+@pytest.mark.commits  # runs its own BEGIN … ROLLBACK
 def test_dead_letters_view_is_tenant_scoped(conn):
     box = make_outbox(conn, 1)
     other = make_outbox(conn, 1)
@@ -432,6 +423,7 @@ def test_dead_letters_view_is_tenant_scoped(conn):
     assert other.tenant_id not in seen
 
 
+@pytest.mark.commits
 def test_hold_and_resume_notifications(db_url, conn):
     box = make_outbox(conn, 1)
     with psycopg.connect(db_url, autocommit=True) as listener:
@@ -449,6 +441,7 @@ def test_hold_and_resume_notifications(db_url, conn):
     ]
 
 
+@pytest.mark.commits  # runs its own BEGIN … ROLLBACK
 def test_worker_role_may_claim_and_record(conn):
     make_outbox(conn, 1)
     conn.execute("BEGIN")
@@ -485,6 +478,7 @@ def test_mail_of_a_campaign_that_ended_while_in_flight_is_cancelled(conn):
                         (rows[0]["message_id"],)).fetchone() == ("cancelled", "cancelled at send time: campaign completed")
 
 
+@pytest.mark.commits  # runs its own BEGIN … ROLLBACK
 def test_the_api_role_cannot_claim_outbox_mail(conn):
     make_outbox(conn, 1)
     other = make_tenant(conn)

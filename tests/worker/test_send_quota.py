@@ -9,10 +9,15 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from conftest import make_outbox, run_once, statuses
-from factories import make_tenant
-from test_outbox_sql import RECORD_MANY, claim, record
 
+from tests.support.factories import make_tenant
+from tests.support.outbox import RECORD_MANY, claim, make_outbox, record, run_once, statuses
+
+
+@pytest.fixture
+def conn(tx_conn):
+    """SQL-level tests: rolled back at the end on the shared database, unless marked commits."""
+    return tx_conn
 
 
 def month_of(moment: datetime) -> datetime:
@@ -84,6 +89,7 @@ def test_a_claim_takes_no_more_than_the_room_left(conn):
     assert len(claim(conn, worker="w2")) == 1
 
 
+@pytest.mark.commits
 def test_concurrent_claims_never_spend_the_same_room(db_url, conn):
     box = make_outbox(conn, 40)
     set_quota(conn, box.tenant_id, 15)
@@ -151,6 +157,7 @@ def test_defer_refuses_a_null_time_and_changes_nothing(conn):
     assert err.value.sqlstate == "QC422"
 
 
+@pytest.mark.commits
 def test_the_worker_stops_at_the_quota(conn, db_url, smtp):
     box = make_outbox(conn, 8)
     set_quota(conn, box.tenant_id, 5)

@@ -1,15 +1,38 @@
 """The public tracking endpoints and the authenticated intake, over real HTTP (requirements 70–73,
-76, 82–90): signed tokens only, forged ones change nothing, every event through record_email_event."""
+76, 82–90): signed tokens only, forged ones change nothing, every event through record_email_event.
+
+Mail clients and browsers call these routes, so they are served over real HTTP: one server and one
+database for the module, one outbox (its own tenant) per test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
-from conftest import SECRET, make_outbox, statuses
 
 from service.tracking.tokens import CLICK, OPEN, UNSUBSCRIBE, TokenSigner
+from tests.support.api import serve
+from tests.support.outbox import SECRET, make_outbox, statuses
+
+
+@pytest.fixture(scope="module")
+def module_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def conn(module_conn: psycopg.Connection) -> psycopg.Connection:
+    return module_conn
+
+
+@pytest.fixture(scope="module")
+def app_url(module_db_url: str) -> Iterator[str]:
+    with serve(module_db_url) as url:
+        yield url
 
 SIGNER = TokenSigner(SECRET)
 
@@ -164,7 +187,7 @@ def test_tampered_unsubscribe_changes_nothing(conn, app_url):
         assert httpx.get(f"{app_url}/unsubscribe/{quote(bad)}").status_code == 404
         r = httpx.post(f"{app_url}/unsubscribe/{quote(bad)}", content="List-Unsubscribe=One-Click")
         assert r.status_code == 404
-    assert conn.execute("SELECT count(*) FROM campaigns.suppressions").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM campaigns.suppressions WHERE tenant_id = %s", (box.tenant_id,)).fetchone()[0] == 0
     assert conn.execute("SELECT status FROM campaigns.contacts WHERE id = %s", (row[2],)).fetchone()[0] == "active"
 
 

@@ -12,25 +12,22 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
-from conftest import (
-    ROOT, SECRET, free_port, make_outbox, run_once, smtp_server_running, spawn_worker, statuses, stop_process, worker_env,
-    worker_in_thread, worker_options,
-)
 from psycopg.types.json import Jsonb
 
+from service.config import get_settings
 from service.dev.smtp_catcher import SmtpCatcher, list_messages
 from service.worker import Worker
 from service.worker.lifespan import make_worker_lifespan
 from service.worker.smtp import Relay
-
-
-def wait_until(predicate, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(interval)
+from tests.support.net import free_port
+from tests.support.outbox import (
+    ROOT, SECRET, make_outbox, run_once, spawn_worker, statuses, stop_process, worker_env, worker_in_thread,
+    worker_options,
+)
+from tests.support.smtp import smtp_server_running
+from tests.support.waits import db_now, wait_for_claim_cycle, wait_until
 
 
 def test_once_sends_every_queued_message_once(conn, db_url, smtp):
@@ -89,7 +86,10 @@ def test_attempts_exhausted_is_a_dead_letter(conn, db_url, smtp):
         run_once(db_url, smtp)
         if statuses(conn, box.campaign_id) == {"failed": 2}:
             break
-        time.sleep(0.1)
+        # The retry is due after its backoff: run again once it is.
+        wait_until(lambda: conn.execute(
+            "SELECT coalesce(bool_and(next_attempt_at <= clock_timestamp()), true) FROM campaigns.email_messages "
+            "WHERE campaign_id = %s AND status = 'queued'", (box.campaign_id,)).fetchone()[0], timeout=10)
     assert statuses(conn, box.campaign_id) == {"failed": 2}
     rows = conn.execute("SELECT failure_kind, attempts, last_error FROM campaigns.dead_letters WHERE campaign_id = %s",
                         (box.campaign_id,)).fetchall()
@@ -143,12 +143,13 @@ def test_pause_holds_even_mail_already_claimed(conn, db_url, smtp):
     with worker_in_thread(db_url, smtp, batch_size=100) as worker:
         smtp.wait_for(25, timeout=20)
         conn.execute("SELECT campaigns.pause_campaign(%s)", (box.campaign_id,))
-        time.sleep(0.5)
-        at_pause = len(smtp.received)
-        time.sleep(1.5)
-        assert len(smtp.received) == at_pause  # nothing more is sent
+        # Claimed mail is released (or its send, already under way, is recorded): nothing is in flight.
         wait_until(lambda: "sending" not in statuses(conn, box.campaign_id))
+        at_pause = len(smtp.received)
+        # A claim that started after the pause took nothing: nothing more is sent.
+        wait_for_claim_cycle(conn)
         held = statuses(conn, box.campaign_id)
+        assert len(smtp.received) == at_pause and "sending" not in held
         assert held.get("queued", 0) > 0 and held["sent"] == at_pause
         assert worker.stats.released > 0  # claimed mail was put back, not sent
         conn.execute("SELECT campaigns.resume_campaign(%s)", (box.campaign_id,))
@@ -170,7 +171,10 @@ def test_unsubscribe_cancels_queued_mail_while_the_worker_runs(conn, db_url, smt
         conn.execute("SELECT campaigns.record_email_event(%s, 'unsubscribe', now(), %s)", (last_id, Jsonb({})))
         assert conn.execute("SELECT status FROM campaigns.email_messages WHERE id = %s", (last_id,)).fetchone()[0] == "cancelled"
         smtp.wait_for(39, timeout=30)
-        time.sleep(3.5)  # past the moment it was due: still nothing
+        # Past the moment it was due, a claim cycle of the worker still leaves it alone.
+        due = conn.execute("SELECT next_attempt_at FROM campaigns.email_messages WHERE id = %s", (last_id,)).fetchone()[0]
+        wait_until(lambda: db_now(conn) > due, timeout=10, interval=0.05)
+        wait_for_claim_cycle(conn)
     assert last_email not in {r.rcpt for r in smtp.received}
     assert statuses(conn, box.campaign_id) == {"sent": 39, "cancelled": 1}
 
@@ -209,11 +213,29 @@ def test_in_process_lifespan_runs_the_worker(conn, db_url, smtp):
     assert statuses(conn, box.campaign_id) == {"sent": 5}
 
 
-def test_lifespan_is_off_unless_asked(db_url, smtp):
-    async def main():
-        async with make_worker_lifespan(db_url, worker_options(smtp))(None):
-            pass
-    asyncio.run(main())  # CAMPAIGNS_WORKER_IN_API unset: nothing started, nothing to stop
+def test_lifespan_is_off_unless_asked(conn, db_url, smtp, monkeypatch):
+    box = make_outbox(conn, 2)
+
+    def run_lifespan(flag: str | None) -> tuple[list[str], object]:
+        """The worker tasks running inside the default lifespan, and the worker it put on app.state."""
+        if flag is None:
+            monkeypatch.delenv("CAMPAIGNS_WORKER_IN_API", raising=False)
+        else:
+            monkeypatch.setenv("CAMPAIGNS_WORKER_IN_API", flag)
+        get_settings.cache_clear()
+        app = SimpleNamespace(state=SimpleNamespace())
+
+        async def main():
+            async with make_worker_lifespan(db_url, worker_options(smtp))(app):
+                return [t.get_name() for t in asyncio.all_tasks() if t.get_name() == "outbox-worker"]
+        return asyncio.run(main()), getattr(app.state, "outbox_worker", None)
+
+    # CAMPAIGNS_WORKER_IN_API unset: no worker task, nothing on app.state, nothing sent.
+    assert run_lifespan(None) == ([], None)
+    assert statuses(conn, box.campaign_id) == {"queued": 2} and smtp.received == []
+    # Asked for, the same lifespan does start one (so the check above can fail).
+    tasks, worker = run_lifespan("1")
+    assert tasks == ["outbox-worker"] and isinstance(worker, Worker)
 
 
 def test_cli_once_exits_zero(conn, db_url, smtp):

@@ -10,11 +10,12 @@ states only what it cares about:
     enrollment = make_enrollment(conn, t["tenant_id"], campaign, contact)
     message = make_message(conn, t["tenant_id"], enrollment, step)
 
-Import with `from factories import make_tenant, ...` (tests/ is on sys.path through the root conftest).
+Import with `from tests.support.factories import make_tenant, ...`.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -50,8 +51,13 @@ def make_tenant(conn: psycopg.Connection, name: str = "T", admin_email: str | No
     return {"tenant_id": tenant_id, "api_key": api_key, "user_id": user_id, "workspace_id": workspace_id}
 
 
+_contact_number = itertools.count()
+
+
 def make_contact(conn: psycopg.Connection, tenant_id: UUID, **cols: Any) -> UUID:
-    cols.setdefault("email", f"{unique('contact')}@example.com")
+    # Default addresses sort in creation order: inside one transaction (the rolled-back tests) every
+    # created_at is the same now(), and helpers order contacts by (created_at, email).
+    cols.setdefault("email", f"contact-{next(_contact_number):07d}-{uuid.uuid4().hex[:8]}@example.com")
     return insert(conn, "contacts", tenant_id=tenant_id, **cols)
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the step-processing tests (test_processing, test_timing, test_branching,
+"""Helpers of the step-processing tests (test_processing, test_timing, test_branching,
 test_processing_concurrency): build a campaign with linked steps, launch it, run
 campaigns.process_due_steps at chosen instants and read back enrollments and messages."""
 
@@ -11,9 +11,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from factories import make_campaign, make_contact, make_segment, make_step, make_tenant
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from tests.support.factories import make_campaign, make_contact, make_segment, make_step, make_tenant
 
 MESSAGE_ID = re.compile(r"^<([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@([^<>@\s]+)>$")
 MINUTE = timedelta(minutes=1)

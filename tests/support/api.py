@@ -1,13 +1,14 @@
-"""Helpers of the API tests: a real HTTP server (the Litestar app under uvicorn in a background thread),
+"""The API for tests: in process through its ASGI interface (Litestar's TestClient runs the app and its
+lifespan on an event loop thread; the clients of every tenant share its transport, and an exception
+that escapes the app's own handlers is raised in the test instead of becoming a 500), or served over
+real HTTP by uvicorn for what is about HTTP itself (the fuzzer, a browser, mail clients). Also
 tenants and clients acting with their API keys, problem-details assertions and "nothing changed"
 fingerprints of the database."""
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,35 +18,60 @@ from uuid import UUID
 import httpx
 import psycopg
 import uvicorn
-from factories import make_tenant
+from litestar.testing import TestClient
 from psycopg import sql
 
 from service.app import create_app
+from tests.support.factories import make_tenant
+from tests.support.net import free_port
+from tests.support.waits import wait_until
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class _SharedTransport(httpx.BaseTransport):
+    """The TestClient's ASGI transport, shared by many httpx clients (closing one leaves it open)."""
+
+    def __init__(self, test_client: TestClient) -> None:
+        self._transport = test_client._transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport.handle_request(request)
+
+
+class InProcessApi:
+    """create_app(database_url) with its lifespan running, called without a socket."""
+
+    base_url = "http://testserver.local"
+
+    def __init__(self, test_client: TestClient) -> None:
+        self._transport = _SharedTransport(test_client)
+
+    def client(self, key: str | None = None, headers: dict[str, str] | None = None) -> httpx.Client:
+        """A client acting with `key` (none: anonymous); close it (or use it as a context manager)."""
+        auth = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(transport=self._transport, base_url=self.base_url, headers={**auth, **(headers or {})},
+                            timeout=60)
+
+
+@contextmanager
+def in_process(database_url: str) -> Iterator[InProcessApi]:
+    with TestClient(create_app(database_url), base_url=InProcessApi.base_url) as test_client:
+        yield InProcessApi(test_client)
 
 
 @contextmanager
 def serve(database_url: str) -> Iterator[str]:
-    """Serve create_app(database_url) on a free loopback port (lifespan on); yields the base URL."""
-    port = _free_port()
+    """Serve create_app(database_url) over real HTTP on a free loopback port (lifespan on); yields the base URL."""
+    port = free_port()
     config = uvicorn.Config(create_app(database_url), host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the API server did not start on port {port}")
-        time.sleep(0.02)
     try:
+        wait_until(lambda: server.started or not thread.is_alive(), timeout=30)
+        if not server.started:
+            raise RuntimeError(f"the API server did not start on port {port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -81,6 +107,7 @@ def new_user_key(conn: psycopg.Connection, tenant: Tenant, email: str, role: str
 
 
 def client(base_url: str, key: str | None) -> httpx.Client:
+    """A client of a server over real HTTP (see serve)."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=base_url, headers=headers, timeout=60)
 

@@ -1,0 +1,61 @@
+"""A temporary pg_cron job that runs campaigns.drain_due_steps in the cron database.
+
+pg_cron (1.4) schedules by the minute, so seeing a job run costs up to a minute of waiting. The root
+conftest starts this job when the session begins, if the test that needs it was collected, and
+test_cron.py runs last: by then the job has usually run, and the test reads the outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from tests.support.factories import make_campaign, make_contact, make_segment, make_step, make_tenant
+from tests.support.waits import wait_until
+
+JOB_NAME = "test.drain_under_pg_cron"
+
+
+@dataclass
+class DrainJob:
+    """A launched campaign of 3 contacts whose first email nobody has queued, and the job that will."""
+
+    url: str
+    job_id: int
+    campaign_id: UUID
+    _outcome: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outcome(self, timeout: float = 75.0) -> tuple[str, str]:
+        """(status, return_message) of the job's first finished run; the job is unscheduled then."""
+        with self._lock:
+            if self._outcome is None:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    try:
+                        def finished():
+                            row = conn.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
+                                               "ORDER BY runid LIMIT 1", (self.job_id,)).fetchone()
+                            return row if row and row[0] in ("succeeded", "failed") else None
+                        self._outcome = wait_until(finished, timeout, interval=0.5, message="pg_cron did not run the job")
+                    finally:
+                        self.unschedule(conn)
+            return self._outcome
+
+    def unschedule(self, conn: psycopg.Connection) -> None:
+        conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobid = %s", (self.job_id,))
+
+
+def start_drain_job(url: str) -> DrainJob:
+    with psycopg.connect(url, autocommit=True) as conn:
+        tid = make_tenant(conn)["tenant_id"]
+        segment = make_segment(conn, tid, [make_contact(conn, tid) for _ in range(3)])
+        campaign = make_campaign(conn, tid, segment_id=segment)
+        make_step(conn, tid, campaign)
+        conn.execute("SELECT campaigns.launch_campaign(%s)", (campaign,))
+        job = conn.execute("SELECT cron.schedule(%s, '* * * * *', 'CALL campaigns.drain_due_steps()')",
+                           (JOB_NAME,)).fetchone()[0]
+    return DrainJob(url, job, campaign)
