@@ -1,6 +1,5 @@
 """Approvals over HTTP: request a round, approve or reject by the assigned approver only, a rejection
-returns the campaign to draft, launch waits for the approvals, pending ones expire after 48 hours
-(REQUIREMENTS 136–138)."""
+returns the campaign to draft, launch waits for the approvals, pending ones expire after 48 hours."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Campaigns over HTTP: create, list, get, update and delete with their rules, the lifecycle actions,
-scheduling, analytics, enrollments and the manual exit (REQUIREMENTS 1–4, 9–11, 56–67, 111, 113)."""
+scheduling, analytics, enrollments and the manual exit."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def test_create_with_settings(api):
                   sending_window_start="09:00", sending_window_end="17:30", on_reply="pause", requires_approval=True)
     assert body["sending_days"] == [1, 2, 3] and body["sending_window_start"] == "09:00:00"
     assert body["sending_window_end"] == "17:30:00" and body["daily_limit"] == 200 and body["on_reply"] == "pause"
+
+
+def test_a_campaign_created_in_a_workspace_takes_its_timezone(api, conn, tenant):
+    workspace = conn.execute("UPDATE campaigns.workspaces SET timezone = 'Asia/Tokyo' WHERE tenant_id = %s RETURNING id",
+                             (tenant.tenant_id,)).fetchone()[0]
+    assert create(api, workspace_id=str(workspace))["timezone"] == "Asia/Tokyo"
+    assert create(api, workspace_id=str(workspace), timezone="Europe/Paris")["timezone"] == "Europe/Paris"
+    assert create(api)["timezone"] == "UTC"
 
 
 @pytest.mark.parametrize("body", [
@@ -317,7 +325,7 @@ def test_analytics_range_is_inclusive_with_summary_and_steps(api, conn, tenant):
     assert [r["date"] for r in body["overall"]] == ["2030-01-02", "2030-01-03", "2030-01-04"]
     summary = body["summary"]
     assert summary["emails_sent"] == 15000 and summary["emails_delivered"] == 14700
-    # §2.12: delivery = delivered/sent, open = unique opens/delivered, click = clicks/delivered, CTOR = clicks/opens.
+    # delivery = delivered/sent, open = unique opens/delivered, click = clicks/delivered, CTOR = clicks/opens.
     assert (summary["delivery_rate"], summary["open_rate"], summary["click_rate"], summary["click_to_open_rate"]) == (98.0, 30.0, 5.0, 16.67)
     assert body["byStep"] == [{"step_id": str(step), "step_order": 1, "step_name": None, "step_type": "email", "emails_sent": 10,
                                "emails_delivered": 8, "opens": 4, "clicks": 0, "replies": 0, "unsubscribes": 0, "bounces": 0,

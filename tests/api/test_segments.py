@@ -1,4 +1,4 @@
-"""Segments over HTTP: static membership by hand, dynamic rules (the seed-spec §2.2 JSON) compiled in
+"""Segments over HTTP: static membership by hand, dynamic rules (JSON) compiled in
 SQL, previewed, materialised into segment_contacts and refreshed."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Steps over HTTP: create, list, get, update, delete, reorder; the engine's validation surfaced as
-problem codes (REQUIREMENTS 5–8, 35, 67) and the editing rules of running campaigns."""
+problem codes and the editing rules of running campaigns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""refresh_campaign_audiences (req. 139) and check_deliverability (req. 77)."""
+"""refresh_campaign_audiences and check_deliverability."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Condition and action steps in process_due_steps: branch selection (events, lead score, contact
 attributes), scoping, null targets, no fall-through between branches, actions and their effects,
-inline chaining and the hop limit. Requirements 26-37."""
+inline chaining and the hop limit."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """campaigns.drain_due_steps, what the pg_cron job calls: process_due_steps batch after batch, each
-batch committed, until nothing is due or the time budget is spent (req. 42, 135)."""
+batch committed, until nothing is due or the time budget is spent."""
 
 from __future__ import annotations
 

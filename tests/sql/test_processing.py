@@ -1,6 +1,6 @@
 """campaigns.process_due_steps: what one processing pass does to due enrollments — queue exactly one
 message per (enrollment, step), advance, complete — and what it must leave alone (future, paused,
-ended, suppressed). Requirements 18-21, 38, 39, 42, 51, 69."""
+ended, suppressed)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 disjoint rows and never queue a step twice, a pause is never overwritten, a rolled-back run leaves
 nothing behind, uncommitted mail is invisible, limits hold across runs, and committed mail wakes
 the outbox listener; a run stalled after its claim (held by a contact row lock) probes pause and end_date
-against it. Requirements 40, 41, 45, 51, 124, 125, 135."""
+against it."""
 
 from __future__ import annotations
 

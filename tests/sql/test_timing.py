@@ -1,6 +1,6 @@
 """When process_due_steps sends: waits measured from the due time (no drift, no double count), units
 and DST, trailing waits, sending windows (next_window_open), campaign daily limits and sender caps
-and gaps. Requirements 22-25, 116-119, 124, 125."""
+and gaps."""
 
 from __future__ import annotations
 

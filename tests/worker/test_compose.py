@@ -1,5 +1,5 @@
 """The MIME message the worker sends: structure, headers (From/Reply-To, Message-ID, List-Unsubscribe),
-the unsubscribe link or footer, exactly one open pixel, click rewriting (requirements 71, 80, 81)."""
+the unsubscribe link or footer, exactly one open pixel, click rewriting."""
 
 from __future__ import annotations
 
@@ -95,7 +95,6 @@ def test_message_id_is_the_stored_one_on_every_attempt():
 
 
 def test_list_unsubscribe_headers_and_link():
-    # req. 71
     r = row()
     _, msg = compose(**{k: r[k] for k in ("message_id", "tenant_id", "contact_id", "campaign_id", "step_id")})
     header = msg["List-Unsubscribe"]
@@ -124,7 +123,6 @@ def test_no_unsubscribe_headers_when_disabled():
 
 
 def test_exactly_one_open_pixel_when_tracking_opens():
-    # req. 80
     _, msg = compose()
     html = parts(msg)["text/html"]
     pixels = re.findall(r'<img src="(https://mail\.example\.test/api/track/open\?token=[^"]+)"', html)
@@ -139,7 +137,6 @@ def test_no_pixel_without_open_tracking():
 
 
 def test_links_rewritten_except_unsubscribe_and_mailto():
-    # req. 81
     _, msg = compose(html_template='<html><body><a href="https://example.com/a?x=1&amp;y=2">A</a>'
                                    '<a href=\'http://example.com/b\'>B</a><a href="mailto:h@example.com">m</a>'
                                    '<a href="{{ unsubscribe_url }}">U</a></body></html>')

@@ -122,7 +122,7 @@ def test_individually_paused_enrollment_mail_is_held(conn):
 
 
 def test_suppressed_recipient_is_cancelled_and_exits(conn):
-    # req. 69: checked immediately before the send; the enrollment exits with reason suppressed
+    # checked immediately before the send; the enrollment exits with reason suppressed
     box = make_outbox(conn, 3)
     victim, enrollment = conn.execute(
         "SELECT to_email, enrollment_id FROM campaigns.email_messages WHERE campaign_id = %s LIMIT 1",

@@ -1,4 +1,4 @@
-"""Rendering with python-liquid (requirements 91–99): merge tags and their aliases, custom fields,
+"""Rendering with python-liquid: merge tags and their aliases, custom fields,
 fallbacks and the legacy shorthand, conditionals, escaping in HTML, filters, and the fallback on errors."""
 
 from __future__ import annotations
@@ -36,13 +36,11 @@ def r():
     ("{{ unsubscribe_url }}", "https://x.test/unsubscribe/tok"),
 ])
 def test_merge_tags_and_camel_case_aliases(r, tag, expected):
-    # req. 91
     assert r.render(f"[{tag}]", ctx()) == f"[{expected}]"
     assert r.render(f"[{tag}]", ctx(), html=True) == f"[{expected}]"
 
 
 def test_custom_fields_under_both_names(r):
-    # req. 92
     assert r.render("{{ custom.industry }}/{{customField.industry}}/{{ custom.seats }}", ctx()) == "Retail/Retail/12"
 
 
@@ -51,7 +49,7 @@ def test_custom_fields_under_both_names(r):
 ])
 @pytest.mark.parametrize("value", [None, ""])
 def test_default_and_shorthand_fallbacks(r, source, value):
-    # req. 93: missing or empty → the fallback
+    # missing or empty → the fallback
     assert r.render(f"Hi {source},", ctx(first_name=value)) == "Hi there,"
     assert r.render(f"Hi {source},", ctx()) == "Hi Ann,"
 
@@ -82,12 +80,10 @@ def test_renderer_and_save_time_validation_agree_on_the_shorthand(source):
 
 
 def test_missing_tag_renders_empty(r):
-    # req. 94
     assert r.render("[{{ nickname }}][{{ custom.nothing }}][{{ contact.nope }}]", ctx()) == "[][][]"
 
 
 def test_if_else_on_presence(r):
-    # req. 95
     source = "{% if company %}A{% else %}B{% endif %}"
     assert r.render(source, ctx()) == "A"
     assert r.render(source, ctx(company=None)) == "B"
@@ -100,7 +96,6 @@ def test_elsif_with_numeric_comparisons(r, score, expected):
 
 
 def test_values_are_escaped_in_html_only(r):
-    # req. 96
     evil = '<script>alert("x")</script>'
     assert r.render("<p>{{ first_name }}</p>", ctx(first_name=evil), html=True) == \
         "<p>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</p>"
@@ -108,7 +103,6 @@ def test_values_are_escaped_in_html_only(r):
 
 
 def test_syntax_error_falls_back_to_stripped_template_and_logs(r, caplog):
-    # req. 97
     source = "Hello {{ first_name }}, {% if company %}unclosed. Bye {{ last_name }}"
     with caplog.at_level(logging.WARNING, logger="campaigns.worker.render"):
         out = r.render(source, ctx())
@@ -130,7 +124,6 @@ def test_unknown_filter_at_render_falls_back(r):
     ("{{ 1234.5 | currency }}", "$1,234.50"), ("{{ '5551234567' | phone_format }}", "(555) 123-4567"),
 ])
 def test_filters(r, source, expected):
-    # req. 99
     assert r.render(source, ctx()) == expected
 
 

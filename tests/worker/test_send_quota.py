@@ -1,4 +1,4 @@
-"""The monthly email quota, enforced by the sender (req. 126): sends counted per tenant and UTC month,
+"""The monthly email quota, enforced by the sender: sends counted per tenant and UTC month,
 claims held at the quota and capped to its room, over-quota mail deferred to next month and brought
 back when the quota is raised."""
 
