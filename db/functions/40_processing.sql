@@ -151,7 +151,10 @@ BEGIN
                         WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
           ORDER BY d.next_email_scheduled_at
           LIMIT p_batch_size
-          FOR UPDATE OF d SKIP LOCKED) cc
+          -- NO KEY UPDATE: the write-back changes no key, and the KEY SHARE locks that foreign-key checks
+          -- take on enrollments (an A/B assignment or a queued message of another run) must not make
+          -- this claim skip them. Two runs still take disjoint rows: NO KEY UPDATE conflicts with itself.
+          FOR NO KEY UPDATE OF d SKIP LOCKED) cc
     JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
     JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
     GET DIAGNOSTICS v_claimed = ROW_COUNT;
@@ -221,7 +224,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.process_due_steps(timestamptz, integer) IS
-    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR UPDATE SKIP LOCKED, so concurrent runs take disjoint rows). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 -- What the pg_cron job runs: process_due_steps batch after batch, each batch its own transaction,
 -- until nothing is due or the time budget is spent. One process_due_steps call per tick would queue

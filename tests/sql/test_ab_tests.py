@@ -1,14 +1,16 @@
-"""A/B tests on email steps (reqs 100–110): split, hold-back, decision, deployment."""
+"""A/B tests on email steps: split, hold-back, decision, deployment."""
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
 from tests.support.factories import insert, make_campaign, make_step, make_tenant
+from tests.support.waits import wait_until_blocked
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
@@ -113,12 +115,15 @@ def test_two_concurrent_passes_assign_the_sample_once(db_url):
     a, b = psycopg.connect(db_url), psycopg.connect(db_url)
     try:
         a.execute("SELECT campaigns.process_due_steps(%s, 20)", (T0,))
-        # b waits on the test row a locked, then finds it running and uses a's assignment.
-        import threading
-        t = threading.Thread(target=lambda: (b.execute("SELECT campaigns.process_due_steps(%s, 20)", (T0,)), b.commit()))
-        t.start()
-        a.commit()
-        t.join(30)
+        # b claims the other 20 (a's assignments hold foreign-key locks on them, which the claim must not
+        # skip), waits on the test row a locked, then finds it running and uses a's assignment.
+        with ThreadPoolExecutor(1) as pool, psycopg.connect(db_url, autocommit=True) as monitor:
+            done = pool.submit(lambda: (b.execute("SELECT campaigns.process_due_steps(%s, 20)", (T0,)).fetchone()[0],
+                                        b.commit())[0])
+            wait_until_blocked(monitor, b.info.backend_pid, done)
+            assert not done.done(), "the second pass must overlap the first"
+            a.commit()
+            assert done.result(timeout=30) == 20
         with psycopg.connect(db_url) as check:
             assert check.execute("SELECT count(*) FROM campaigns.ab_test_assignments").fetchone()[0] == 20
             assert per_variant(check, w) == {"A": 10, "B": 10}

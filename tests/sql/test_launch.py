@@ -80,7 +80,7 @@ def world(conn):
     return {**t, "contacts": contacts, "segment": segment, "campaign": campaign, "first": first, "last": last}
 
 
-# -- enrollment (req 9, 10, 16, 68) -------------------------------------------------------------------
+# -- enrollment -------------------------------------------------------------------
 
 
 def test_launch_enrolls_every_eligible_contact_at_first_step(conn, world):
@@ -188,7 +188,7 @@ def test_another_tenants_suppression_does_not_exclude(conn, world):
     assert launch(conn, world["campaign"]) == N
 
 
-# -- refusals (req 11, 12) --------------------------------------------------------------------------
+# -- refusals --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", ["active", "paused", "completed"])
@@ -228,7 +228,7 @@ def test_launch_of_scheduled_campaign_is_allowed(conn, world):
     assert (row["status"], row["scheduled_at"]) == ("active", None)
 
 
-# -- first due times (req 17, 114, 115, 117, 119, 122) ------------------------------------------------
+# -- first due times ------------------------------------------------
 
 
 def test_immediate_strategy_is_due_at_launch(conn, world):
@@ -333,7 +333,7 @@ def test_send_anyway_ignores_the_window(conn):
     assert due_of(conn, campaign, contact) == SATURDAY
 
 
-# -- approvals (req 136) --------------------------------------------------------------------------
+# -- approvals --------------------------------------------------------------------------
 
 
 def _approval(conn, world, role, status, round_=1, approver=None):
@@ -391,7 +391,7 @@ def test_rejection_in_an_older_round_does_not_block(conn, approval_world):
     assert launch(conn, approval_world["campaign"]) == N
 
 
-# -- monthly quota and atomicity (req 15, 126, 128) ------------------------------------------------
+# -- monthly quota and atomicity ------------------------------------------------
 
 
 def test_quota_smaller_than_launch_is_refused_and_nothing_enrolled(conn, world):
@@ -451,7 +451,7 @@ def test_quota_is_enforced_for_the_app_role(conn, world):
     assert_untouched_draft(conn, world["campaign"])
 
 
-# -- concurrency (req 14) -------------------------------------------------------------------------
+# -- concurrency -------------------------------------------------------------------------
 
 
 def _launch_blocked_until(conn, launcher, campaign, release) -> int | str:

@@ -66,7 +66,7 @@ def ready_campaign(conn, tid, n_contacts=2, **cols):
     return campaign
 
 
-# -- pause / resume (req 43-47) --------------------------------------------------------------------
+# -- pause / resume --------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_pause_and_resume_of_missing_campaign_are_not_found(conn, fn):
     assert error_of(conn, fn, MISSING) == "QC404"
 
 
-# -- schedule (req 111-113) ----------------------------------------------------------------------
+# -- schedule ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -310,7 +310,7 @@ def test_concurrent_scheduled_runs_do_not_launch_twice(db_url, conn, tenant):
     assert count(conn, "campaign_contacts", campaign) == 2
 
 
-# -- clone (req 60-62) ---------------------------------------------------------------------------
+# -- clone ---------------------------------------------------------------------------
 
 
 COUNTERS = ("emails_sent", "emails_delivered", "opens", "clicks", "replies", "unsubscribes", "bounces")
@@ -424,7 +424,7 @@ def test_clone_is_launchable(conn, source):
         {"current_step_id": first}]
 
 
-# -- tenancy (req 57) -----------------------------------------------------------------------------
+# -- tenancy -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fn, status, extra", [

@@ -51,7 +51,7 @@ def target_of(conn, step_id, column):
     return conn.execute(f"SELECT {column} FROM campaigns.campaign_steps WHERE id = %s", (step_id,)).fetchone()[0]
 
 
-# -- Limits and constraints (req 5, 6, 7) ----------------------------------------------------------
+# -- Limits and constraints ----------------------------------------------------------
 
 
 def test_twenty_steps_accepted_twenty_first_refused(conn, t):
@@ -125,7 +125,7 @@ def test_valid_wait_units_accepted(conn, t, unit):
     assert step_count(conn, t["campaign"]) == 1
 
 
-# -- Targets (req 8) -------------------------------------------------------------------------------
+# -- Targets -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("column", ["true_next_step_id", "false_next_step_id"])
 def test_condition_target_in_another_campaign_refused(conn, t, column):
@@ -172,7 +172,7 @@ def test_retyping_a_scoped_email_step_refused(conn, t):
     assert err.sqlstate == "QC203"
 
 
-# -- Condition rules (req 29-31) -------------------------------------------------------------------
+# -- Condition rules -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("rules", [
@@ -204,7 +204,7 @@ def test_invalid_condition_rules_refused(conn, t, rules):
     assert step_count(conn, t["campaign"]) == 0
 
 
-# -- Action configurations (req 36) ----------------------------------------------------------------
+# -- Action configurations ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("action_type, config", [
@@ -248,7 +248,7 @@ def test_move_to_same_tenant_campaign_accepted(conn, t):
     assert step_count(conn, t["campaign"]) == 1
 
 
-# -- Cycles (req 35) -------------------------------------------------------------------------------
+# -- Cycles -------------------------------------------------------------------------------
 
 
 def test_cycle_back_to_an_email_step_refused(conn, t):
@@ -296,7 +296,7 @@ def test_cycle_of_instant_steps_accepted_at_save_time(conn, t):
     assert target_of(conn, email1, "next_step_id") == c
 
 
-# -- Reordering and updated_at (req 5, 67) ---------------------------------------------------------
+# -- Reordering and updated_at ---------------------------------------------------------
 
 
 def test_swap_step_order_with_deferred_constraint(conn, t):
