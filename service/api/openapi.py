@@ -41,7 +41,9 @@ def api_operations(app: Litestar) -> list[tuple[HTTPRoute, str, HTTPRouteHandler
             if method in ("OPTIONS", "HEAD"):
                 continue
             found.append((route, method, handler))
-    return found
+    # Litestar's route order can differ between processes; callers (parallel test workers, the
+    # generated docs table) need one order.
+    return sorted(found, key=lambda entry: (entry[0].path, entry[1]))
 
 
 def _handler(entry: Any) -> HTTPRouteHandler:
