@@ -370,6 +370,52 @@ CREATE FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bi
 
 COMMENT ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) IS 'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
 
+CREATE TABLE campaigns.email_messages (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    enrollment_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    sender_account_id uuid,
+    to_email text NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_at timestamp with time zone,
+    locked_by text,
+    lease_expires_at timestamp with time zone,
+    smtp_message_id text NOT NULL,
+    smtp_response text,
+    last_error text,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    first_opened_at timestamp with time zone,
+    first_clicked_at timestamp with time zone,
+    replied_at timestamp with time zone,
+    bounced_at timestamp with time zone,
+    unsubscribed_at timestamp with time zone,
+    complained_at timestamp with time zone,
+    open_count integer DEFAULT 0 NOT NULL,
+    click_count integer DEFAULT 0 NOT NULL,
+    ab_variant_id uuid,
+    failed_at timestamp with time zone,
+    subject text,
+    CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
+    CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
+    CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
+    CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+CREATE FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) RETURNS SETOF uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -1360,47 +1406,6 @@ CREATE TABLE campaigns.campaign_alerts (
     CONSTRAINT ck_campaign_alerts_kind CHECK ((kind = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text])))
 );
 
-CREATE TABLE campaigns.email_messages (
-    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_id uuid NOT NULL,
-    enrollment_id uuid NOT NULL,
-    contact_id uuid NOT NULL,
-    sender_account_id uuid,
-    to_email text NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 3 NOT NULL,
-    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_at timestamp with time zone,
-    locked_by text,
-    lease_expires_at timestamp with time zone,
-    smtp_message_id text NOT NULL,
-    smtp_response text,
-    last_error text,
-    queued_at timestamp with time zone DEFAULT now() NOT NULL,
-    sent_at timestamp with time zone,
-    delivered_at timestamp with time zone,
-    first_opened_at timestamp with time zone,
-    first_clicked_at timestamp with time zone,
-    replied_at timestamp with time zone,
-    bounced_at timestamp with time zone,
-    unsubscribed_at timestamp with time zone,
-    complained_at timestamp with time zone,
-    open_count integer DEFAULT 0 NOT NULL,
-    click_count integer DEFAULT 0 NOT NULL,
-    ab_variant_id uuid,
-    failed_at timestamp with time zone,
-    subject text,
-    CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
-    CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
-    CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
-    CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
-    CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
-    CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
-);
-
 CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
  SELECT m.id AS message_id,
     m.tenant_id,
@@ -2255,6 +2260,12 @@ GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_boun
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_readonly;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2675,8 +2686,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.blackout_dates TO campaigns
 
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_readonly;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.dead_letters TO campaigns_app;
 
