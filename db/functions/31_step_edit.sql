@@ -4,6 +4,18 @@
 
 DROP FUNCTION IF EXISTS campaigns._lock_campaign_for_steps(uuid);
 
+-- The fields a step document may carry, in create_step and update_step.
+CREATE OR REPLACE FUNCTION campaigns._step_fields()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT ARRAY[
+        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
+        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
+        'action_type', 'action_config', 'next_step_id']
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid)
 RETURNS campaigns.campaign_steps
 LANGUAGE plpgsql VOLATILE
@@ -45,11 +57,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    c_fields CONSTANT text[] := ARRAY[
-        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
-        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
-        'action_type', 'action_config', 'next_step_id'];
-    v_keys     text[] := campaigns._json_keys(p_step, c_fields, 'step');
+    v_keys     text[] := campaigns._json_keys(p_step, campaigns._step_fields(), 'step');
     v_campaign campaigns.campaigns;
     v_after    campaigns.campaign_steps;
     v_step     campaigns.campaign_steps;
@@ -100,11 +108,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    c_fields CONSTANT text[] := ARRAY[
-        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
-        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
-        'action_type', 'action_config', 'next_step_id'];
-    v_keys     text[] := campaigns._json_keys(p_changes, c_fields, 'step');
+    v_keys     text[] := campaigns._json_keys(p_changes, campaigns._step_fields(), 'step');
     v_campaign campaigns.campaigns;
     v_step     campaigns.campaign_steps;
     v_reason   text;

@@ -469,6 +469,11 @@ CREATE FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) RETU
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._step_fields() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
 CREATE FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -2305,6 +2310,10 @@ GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone
 REVOKE ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._step_fields() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._step_fields() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._step_fields() TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO campaigns_app;
