@@ -87,15 +87,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'end_date must be in the future',
             DETAIL = format('end_date=%s', p_changes->>'end_date');
     END IF;
-    IF cardinality(v_keys) = 0 THEN
-        RETURN v_campaign;
-    END IF;
-    EXECUTE format(
-        'UPDATE campaigns.campaigns c SET %s FROM jsonb_populate_record(NULL::campaigns.campaigns, $1) r WHERE c.id = $2 RETURNING c.*',
-        (SELECT string_agg(format('%1$I = r.%1$I', k), ', ') FROM unnest(v_keys) k))
-    INTO v_campaign
-    USING p_changes, p_campaign_id;
-    RETURN v_campaign;
+    RETURN campaigns._update_keys(v_campaign, p_changes, v_keys);
 END
 $$;
 COMMENT ON FUNCTION campaigns.update_campaign(uuid, jsonb, timestamptz) IS

@@ -133,15 +133,7 @@ BEGIN
         PERFORM campaigns._check_step_not_in_use(v_campaign, v_step, 'the step type cannot change',
                                                  'Add a new step and link it in instead.');
     END IF;
-    IF cardinality(v_keys) = 0 THEN
-        RETURN v_step;
-    END IF;
-    EXECUTE format(
-        'UPDATE campaigns.campaign_steps s SET %s FROM jsonb_populate_record(NULL::campaigns.campaign_steps, $1) r WHERE s.id = $2 RETURNING s.*',
-        (SELECT string_agg(format('%1$I = r.%1$I', k), ', ') FROM unnest(v_keys) k))
-    INTO v_step
-    USING p_changes, p_step_id;
-    RETURN v_step;
+    RETURN campaigns._update_keys(v_step, p_changes, v_keys);
 END
 $$;
 COMMENT ON FUNCTION campaigns.update_step(uuid, uuid, jsonb) IS

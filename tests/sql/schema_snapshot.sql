@@ -495,6 +495,11 @@ CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     SET search_path TO 'pg_catalog'
     AS <body>;
 
+CREATE FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) RETURNS anyelement
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) RETURNS date
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
@@ -2330,6 +2335,10 @@ GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with tim
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) TO campaigns_app;
