@@ -427,6 +427,11 @@ CREATE FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses 
     SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
+CREATE FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -2283,6 +2288,10 @@ GRANT ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, 
 REVOKE ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
