@@ -37,6 +37,16 @@ CREATE FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) R
     SET jit TO 'off'
     AS <body>;
 
+CREATE FUNCTION campaigns._campaign_settings() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._campaign_structure() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
 CREATE FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -2141,6 +2151,14 @@ GRANT ALL ON FUNCTION campaigns._apply_contact_caps(p_as_of timestamp with time 
 REVOKE ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._campaign_settings() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._campaign_structure() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._campaign_structure() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._campaign_structure() TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) TO campaigns_app;
