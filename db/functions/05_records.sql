@@ -1,5 +1,5 @@
 -- Row bookkeeping shared by every family: updated_at kept by trigger on the tables people edit, and
--- the field-list check of the JSON documents the editing functions accept.
+-- the field-list check of the JSON documents the editing functions accept, and their keyed update.
 
 CREATE OR REPLACE FUNCTION campaigns._touch_updated_at()
 RETURNS trigger
@@ -55,5 +55,28 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = format('unknown %s field(s): %s', p_what, array_to_string(v_unknown, ', '));
     END IF;
     RETURN v_keys;
+END
+$$;
+
+-- The update step of the editing functions: the columns named in p_keys (checked by _json_keys) take
+-- their values from p_doc, typed by jsonb_populate_record and never spliced into the statement; the
+-- row is found by id in the table of p_row's type and returned as updated (unchanged for no keys).
+-- Runs as the caller, so Row Level Security applies as to a direct UPDATE.
+CREATE OR REPLACE FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[])
+RETURNS anyelement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    IF cardinality(p_keys) = 0 THEN
+        RETURN p_row;
+    END IF;
+    -- A table's row type has the table's name: %1$s is the table, qualified as search_path needs.
+    EXECUTE format(
+        'UPDATE %1$s x SET %2$s FROM jsonb_populate_record(NULL::%1$s, $1) r WHERE x.id = $2 RETURNING x.*',
+        pg_typeof(p_row), (SELECT string_agg(format('%1$I = r.%1$I', k), ', ') FROM unnest(p_keys) k))
+    INTO p_row
+    USING p_doc, p_row.id;
+    RETURN p_row;
 END
 $$;

@@ -2,18 +2,37 @@
 -- only) and clone. These run as the caller: through the API, Row Level Security confines them to the
 -- API transaction's tenant (another tenant's campaign is simply not found, QC404).
 
+-- The fields of a campaign document, in two parts: those editable while the campaign runs (active,
+-- paused), its name and settings; and its structure, editable only before launch (draft, scheduled):
+-- what decides who is enrolled and how. create_campaign takes both.
+CREATE OR REPLACE FUNCTION campaigns._campaign_settings()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT ARRAY[
+        'name', 'description', 'end_date', 'timezone', 'track_opens', 'track_clicks', 'unsubscribe_enabled',
+        'daily_limit', 'sending_days', 'sending_window_start', 'sending_window_end', 'window_missed_action',
+        'on_reply', 'from_name', 'reply_to_email', 'refresh_audience']
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._campaign_structure()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT ARRAY[
+        'campaign_type', 'workspace_id', 'segment_id', 'sender_account_id', 'from_email', 'start_date',
+        'send_strategy', 'requires_approval', 'is_promotional']
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.create_campaign(p_campaign jsonb, p_as_of timestamptz DEFAULT now())
 RETURNS campaigns.campaigns
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    c_fields CONSTANT text[] := ARRAY[
-        'name', 'description', 'campaign_type', 'workspace_id', 'segment_id', 'sender_account_id', 'from_email',
-        'from_name', 'reply_to_email', 'start_date', 'end_date', 'timezone', 'send_strategy', 'track_opens',
-        'track_clicks', 'unsubscribe_enabled', 'daily_limit', 'sending_days', 'sending_window_start',
-        'sending_window_end', 'window_missed_action', 'on_reply', 'requires_approval', 'is_promotional',
-        'refresh_audience'];
+    c_fields CONSTANT text[] := campaigns._campaign_settings() || campaigns._campaign_structure();
     v_keys     text[] := campaigns._json_keys(p_campaign, c_fields, 'campaign');
     v_campaign campaigns.campaigns;
 BEGIN
@@ -49,16 +68,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    -- Editable while the campaign runs (active, paused): its name and settings.
-    c_settings CONSTANT text[] := ARRAY[
-        'name', 'description', 'end_date', 'timezone', 'track_opens', 'track_clicks', 'unsubscribe_enabled',
-        'daily_limit', 'sending_days', 'sending_window_start', 'sending_window_end', 'window_missed_action',
-        'on_reply', 'from_name', 'reply_to_email', 'refresh_audience'];
-    -- Editable only before launch (draft, scheduled): what decides who is enrolled and how.
-    c_structure CONSTANT text[] := ARRAY[
-        'campaign_type', 'workspace_id', 'segment_id', 'sender_account_id', 'from_email', 'start_date',
-        'send_strategy', 'requires_approval', 'is_promotional'];
-    v_keys     text[] := campaigns._json_keys(p_changes, c_settings || c_structure, 'campaign');
+    c_structure CONSTANT text[] := campaigns._campaign_structure();
+    v_keys     text[] := campaigns._json_keys(p_changes, campaigns._campaign_settings() || c_structure, 'campaign');
     v_campaign campaigns.campaigns;
     v_blocked  text[];
 BEGIN
@@ -87,15 +98,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'QC301', MESSAGE = 'end_date must be in the future',
             DETAIL = format('end_date=%s', p_changes->>'end_date');
     END IF;
-    IF cardinality(v_keys) = 0 THEN
-        RETURN v_campaign;
-    END IF;
-    EXECUTE format(
-        'UPDATE campaigns.campaigns c SET %s FROM jsonb_populate_record(NULL::campaigns.campaigns, $1) r WHERE c.id = $2 RETURNING c.*',
-        (SELECT string_agg(format('%1$I = r.%1$I', k), ', ') FROM unnest(v_keys) k))
-    INTO v_campaign
-    USING p_changes, p_campaign_id;
-    RETURN v_campaign;
+    RETURN campaigns._update_keys(v_campaign, p_changes, v_keys);
 END
 $$;
 COMMENT ON FUNCTION campaigns.update_campaign(uuid, jsonb, timestamptz) IS

@@ -3,6 +3,19 @@
 -- Each locks its campaign first (_lock_campaign): the steps of a completed campaign never change.
 
 DROP FUNCTION IF EXISTS campaigns._lock_campaign_for_steps(uuid);
+DROP FUNCTION IF EXISTS campaigns._step_in_use(campaigns.campaign_steps);
+
+-- The fields a step document may carry, in create_step and update_step.
+CREATE OR REPLACE FUNCTION campaigns._step_fields()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT ARRAY[
+        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
+        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
+        'action_type', 'action_config', 'next_step_id']
+$$;
 
 CREATE OR REPLACE FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid)
 RETURNS campaigns.campaign_steps
@@ -22,13 +35,21 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps)
-RETURNS text
-LANGUAGE sql STABLE
+-- A step of a running (active, paused) campaign keeps its identity while contacts stand on it or
+-- mail was queued or sent from it: QC206, "<p_refusal>: <why>", with p_hint.
+CREATE OR REPLACE FUNCTION campaigns._check_step_not_in_use(
+    p_campaign campaigns.campaigns, p_step campaigns.campaign_steps, p_refusal text, p_hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, campaigns
 AS $$
-    -- Why a step of a running campaign must keep its identity, or NULL.
-    SELECT CASE
+DECLARE
+    v_reason text;
+BEGIN
+    IF p_campaign.status NOT IN ('active', 'paused') THEN
+        RETURN;
+    END IF;
+    v_reason := CASE
         WHEN EXISTS (SELECT FROM campaigns.campaign_contacts cc
                      WHERE cc.tenant_id = p_step.tenant_id AND cc.campaign_id = p_step.campaign_id
                        AND cc.current_step_id = p_step.id AND cc.status IN ('enrolled', 'active', 'paused'))
@@ -36,7 +57,12 @@ AS $$
         WHEN EXISTS (SELECT FROM campaigns.email_messages m
                      WHERE m.tenant_id = p_step.tenant_id AND m.campaign_id = p_step.campaign_id AND m.step_id = p_step.id)
             THEN 'mail has been queued or sent from this step'
-    END
+    END;
+    IF v_reason IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC206', MESSAGE = p_refusal || ': ' || v_reason,
+            DETAIL = format('campaign_id=%s step_id=%s', p_campaign.id, p_step.id), HINT = p_hint;
+    END IF;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION campaigns.create_step(p_campaign_id uuid, p_step jsonb, p_after_step_id uuid DEFAULT NULL)
@@ -45,11 +71,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    c_fields CONSTANT text[] := ARRAY[
-        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
-        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
-        'action_type', 'action_config', 'next_step_id'];
-    v_keys     text[] := campaigns._json_keys(p_step, c_fields, 'step');
+    v_keys     text[] := campaigns._json_keys(p_step, campaigns._step_fields(), 'step');
     v_campaign campaigns.campaigns;
     v_after    campaigns.campaign_steps;
     v_step     campaigns.campaign_steps;
@@ -100,36 +122,18 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
 DECLARE
-    c_fields CONSTANT text[] := ARRAY[
-        'step_order', 'step_name', 'step_type', 'template_id', 'subject_line', 'email_content', 'wait_duration_value',
-        'wait_duration_unit', 'condition_rules', 'email_step_id', 'true_next_step_id', 'false_next_step_id',
-        'action_type', 'action_config', 'next_step_id'];
-    v_keys     text[] := campaigns._json_keys(p_changes, c_fields, 'step');
+    v_keys     text[] := campaigns._json_keys(p_changes, campaigns._step_fields(), 'step');
     v_campaign campaigns.campaigns;
     v_step     campaigns.campaign_steps;
-    v_reason   text;
 BEGIN
     v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
                                           'change the steps of', 'QC205', 'Clone it to send again.');
     v_step := campaigns._lock_step(v_campaign, p_step_id);
-    IF p_changes ? 'step_type' AND p_changes->>'step_type' IS DISTINCT FROM v_step.step_type
-       AND v_campaign.status IN ('active', 'paused') THEN
-        v_reason := campaigns._step_in_use(v_step);
-        IF v_reason IS NOT NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'QC206', MESSAGE = 'the step type cannot change: ' || v_reason,
-                DETAIL = format('campaign_id=%s step_id=%s', p_campaign_id, p_step_id),
-                HINT = 'Add a new step and link it in instead.';
-        END IF;
+    IF p_changes ? 'step_type' AND p_changes->>'step_type' IS DISTINCT FROM v_step.step_type THEN
+        PERFORM campaigns._check_step_not_in_use(v_campaign, v_step, 'the step type cannot change',
+                                                 'Add a new step and link it in instead.');
     END IF;
-    IF cardinality(v_keys) = 0 THEN
-        RETURN v_step;
-    END IF;
-    EXECUTE format(
-        'UPDATE campaigns.campaign_steps s SET %s FROM jsonb_populate_record(NULL::campaigns.campaign_steps, $1) r WHERE s.id = $2 RETURNING s.*',
-        (SELECT string_agg(format('%1$I = r.%1$I', k), ', ') FROM unnest(v_keys) k))
-    INTO v_step
-    USING p_changes, p_step_id;
-    RETURN v_step;
+    RETURN campaigns._update_keys(v_step, p_changes, v_keys);
 END
 $$;
 COMMENT ON FUNCTION campaigns.update_step(uuid, uuid, jsonb) IS
@@ -143,19 +147,12 @@ AS $$
 DECLARE
     v_campaign campaigns.campaigns;
     v_step     campaigns.campaign_steps;
-    v_reason   text;
 BEGIN
     v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['draft', 'scheduled', 'active', 'paused'],
                                           'change the steps of', 'QC205', 'Clone it to send again.');
     v_step := campaigns._lock_step(v_campaign, p_step_id);
-    IF v_campaign.status IN ('active', 'paused') THEN
-        v_reason := campaigns._step_in_use(v_step);
-        IF v_reason IS NOT NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'QC206', MESSAGE = 'the step cannot be deleted: ' || v_reason,
-                DETAIL = format('campaign_id=%s step_id=%s', p_campaign_id, p_step_id),
-                HINT = 'Unlink it (point the steps before it elsewhere) so nobody reaches it.';
-        END IF;
-    END IF;
+    PERFORM campaigns._check_step_not_in_use(v_campaign, v_step, 'the step cannot be deleted',
+                                             'Unlink it (point the steps before it elsewhere) so nobody reaches it.');
     -- Splice it out: whatever led to the step now leads to its successor (a condition has none, so
     -- its predecessors end there). A successor that would point at itself ends instead.
     UPDATE campaigns.campaign_steps s

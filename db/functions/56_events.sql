@@ -13,6 +13,35 @@ AS $$
     ON CONFLICT (tenant_id, lower(email)) DO NOTHING
 $$;
 
+-- record_email_event's unsubscribe and bounce rule, for one message: its earliest unsubscribed_at /
+-- bounced_at, the step counter once, the active contact unsubscribed / bounced, the address suppressed
+-- for the tenant with p_reason (unsubscribe, hard_bounce, soft_bounce), the contact exited everywhere.
+CREATE OR REPLACE FUNCTION campaigns._record_opt_out(
+    p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    -- unsubscribe, or a bounce (hard_bounce, soft_bounce) that makes the address unmailable.
+    v_unsub  boolean := p_reason = 'unsubscribe';
+    v_status text := CASE WHEN v_unsub THEN 'unsubscribed' ELSE 'bounced' END;
+    v_first  boolean := CASE WHEN v_unsub THEN p_msg.unsubscribed_at IS NULL ELSE p_msg.bounced_at IS NULL END;
+BEGIN
+    UPDATE campaigns.email_messages
+    SET unsubscribed_at = CASE WHEN v_unsub THEN least(unsubscribed_at, p_occurred_at) ELSE unsubscribed_at END,
+        bounced_at = CASE WHEN v_unsub THEN bounced_at ELSE least(bounced_at, p_occurred_at) END
+    WHERE id = p_msg.id;
+    UPDATE campaigns.campaign_steps
+    SET unsubscribes = unsubscribes + v_unsub::integer, bounces = bounces + (NOT v_unsub)::integer
+    WHERE v_first AND tenant_id = p_msg.tenant_id AND id = p_msg.step_id;
+    UPDATE campaigns.contacts SET status = v_status
+    WHERE tenant_id = p_msg.tenant_id AND id = p_msg.contact_id AND status = 'active';
+    PERFORM campaigns._suppress(p_msg.tenant_id, p_email, p_reason, p_occurred_at);
+    PERFORM campaigns._exit_contact_everywhere(p_msg.tenant_id, p_msg.contact_id, v_status, p_occurred_at);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.record_email_event(
     p_message_id uuid, p_event_type text, p_occurred_at timestamptz DEFAULT now(), p_details jsonb DEFAULT '{}')
 RETURNS boolean
@@ -94,24 +123,10 @@ BEGIN
         END IF;
 
     WHEN 'unsubscribe' THEN
-        v_first := v_msg.unsubscribed_at IS NULL;
-        UPDATE campaigns.email_messages SET unsubscribed_at = least(unsubscribed_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET unsubscribes = unsubscribes + 1
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET status = 'unsubscribed'
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-        PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'unsubscribe', p_occurred_at);
-        PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'unsubscribed', p_occurred_at);
+        PERFORM campaigns._record_opt_out(v_msg, v_email, 'unsubscribe', p_occurred_at);
 
     WHEN 'bounce_hard' THEN
-        v_first := v_msg.bounced_at IS NULL;
-        UPDATE campaigns.email_messages SET bounced_at = least(bounced_at, p_occurred_at) WHERE id = v_msg.id;
-        UPDATE campaigns.campaign_steps SET bounces = bounces + 1
-        WHERE v_first AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-        UPDATE campaigns.contacts SET status = 'bounced'
-        WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-        PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'hard_bounce', p_occurred_at);
-        PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'bounced', p_occurred_at);
+        PERFORM campaigns._record_opt_out(v_msg, v_email, 'hard_bounce', p_occurred_at);
 
     WHEN 'bounce_soft' THEN
         SELECT t.soft_bounce_threshold INTO v_threshold FROM campaigns.tenants t WHERE t.id = v_msg.tenant_id;
@@ -119,13 +134,7 @@ BEGIN
         WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id
         RETURNING consecutive_soft_bounces INTO v_soft;
         IF v_soft >= v_threshold THEN
-            UPDATE campaigns.email_messages SET bounced_at = least(bounced_at, p_occurred_at) WHERE id = v_msg.id;
-            UPDATE campaigns.campaign_steps SET bounces = bounces + 1
-            WHERE v_msg.bounced_at IS NULL AND tenant_id = v_msg.tenant_id AND id = v_msg.step_id;
-            UPDATE campaigns.contacts SET status = 'bounced'
-            WHERE tenant_id = v_msg.tenant_id AND id = v_msg.contact_id AND status = 'active';
-            PERFORM campaigns._suppress(v_msg.tenant_id, v_email, 'soft_bounce', p_occurred_at);
-            PERFORM campaigns._exit_contact_everywhere(v_msg.tenant_id, v_msg.contact_id, 'bounced', p_occurred_at);
+            PERFORM campaigns._record_opt_out(v_msg, v_email, 'soft_bounce', p_occurred_at);
         END IF;
 
     WHEN 'complaint' THEN

@@ -21,6 +21,21 @@ $$;
 COMMENT ON FUNCTION campaigns.preview_segment(jsonb, uuid, timestamptz, integer) IS
     'How many contacts the rules match now (status included; launch later skips inactive and suppressed ones), with up to p_sample of them (id, email, status) in email order. Changes nothing. QC501 for invalid rules.';
 
+-- A segment's contact_count recounted from segment_contacts after its membership changed (a dynamic
+-- one is also stamped last_recalculated_at = p_as_of); returns the count.
+CREATE OR REPLACE FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+    UPDATE campaigns.segments s
+    SET contact_count = (SELECT count(*)::integer FROM campaigns.segment_contacts sc
+                         WHERE sc.tenant_id = p_segment.tenant_id AND sc.segment_id = p_segment.id),
+        last_recalculated_at = CASE WHEN s.segment_type = 'dynamic' THEN p_as_of ELSE s.last_recalculated_at END
+    WHERE s.id = p_segment.id
+    RETURNING s.contact_count
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS TABLE (added integer, removed integer, contact_count integer)
 LANGUAGE plpgsql VOLATILE
@@ -63,12 +78,7 @@ BEGIN
         USING v_segment.rules, p_as_of, v_segment.tenant_id, v_segment.id;
         GET DIAGNOSTICS v_added = ROW_COUNT;
     END IF;
-    SELECT count(*)::integer INTO v_count FROM campaigns.segment_contacts sc
-    WHERE sc.tenant_id = v_segment.tenant_id AND sc.segment_id = v_segment.id;
-    UPDATE campaigns.segments s
-    SET contact_count = v_count,
-        last_recalculated_at = CASE WHEN s.segment_type = 'dynamic' THEN p_as_of ELSE s.last_recalculated_at END
-    WHERE s.id = v_segment.id;
+    v_count := campaigns._recount_segment(v_segment, p_as_of);
     RETURN QUERY SELECT v_added, v_removed, v_count;
 END
 $$;
@@ -212,9 +222,7 @@ BEGIN
     SELECT DISTINCT v_segment.tenant_id, v_segment.id, x.id, 'manual' FROM unnest(p_contact_ids) AS x(id)
     ON CONFLICT ON CONSTRAINT uq_segment_contacts_member DO NOTHING;
     GET DIAGNOSTICS v_added = ROW_COUNT;
-    SELECT count(*)::integer INTO v_count FROM campaigns.segment_contacts sc
-    WHERE sc.tenant_id = v_segment.tenant_id AND sc.segment_id = v_segment.id;
-    UPDATE campaigns.segments s SET contact_count = v_count WHERE s.id = v_segment.id;
+    v_count := campaigns._recount_segment(v_segment, now());  -- static: no recalculation stamp
     RETURN QUERY SELECT v_added, 0, v_count;
 END
 $$;
@@ -236,9 +244,7 @@ BEGIN
     DELETE FROM campaigns.segment_contacts sc
     WHERE sc.tenant_id = v_segment.tenant_id AND sc.segment_id = v_segment.id AND sc.contact_id = ANY (p_contact_ids);
     GET DIAGNOSTICS v_removed = ROW_COUNT;
-    SELECT count(*)::integer INTO v_count FROM campaigns.segment_contacts sc
-    WHERE sc.tenant_id = v_segment.tenant_id AND sc.segment_id = v_segment.id;
-    UPDATE campaigns.segments s SET contact_count = v_count WHERE s.id = v_segment.id;
+    v_count := campaigns._recount_segment(v_segment, now());  -- static: no recalculation stamp
     RETURN QUERY SELECT 0, v_removed, v_count;
 END
 $$;

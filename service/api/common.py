@@ -46,6 +46,22 @@ def page_query(*, source: str, where: str, order: str, doc: str, guard: str | No
     return f"SELECT {page}"
 
 
+def patch_query(*, table: str, alias: str, fields: dict[str, str | None], doc: str) -> str:
+    """A named partial update of one row of `table` (aliased `alias`) by %(id)s: each field present
+    in the changes document %(c)s takes its value (null clears), an absent one keeps its own. `fields`
+    maps a column to the expression over the document's record r that it takes (None: r.<column>)."""
+    sets = ",\n".join(
+        f"        {col} = CASE WHEN %(c)s::jsonb ? '{col}' THEN {expr or f'r.{col}'} ELSE {alias}.{col} END"
+        for col, expr in fields.items())
+    return f"""
+    UPDATE {table} {alias} SET
+{sets}
+    FROM jsonb_populate_record(NULL::{table}, %(c)s::jsonb) r
+    WHERE {alias}.id = %(id)s
+    RETURNING {doc}
+"""
+
+
 # -- problem details -----------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query
+from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query, patch_query
 from service.api.examples import SENDER, page
 from service.schemas.senders import SenderCreate, SenderPage, SenderRead, SenderUpdate
 
@@ -20,18 +20,9 @@ Q_CREATE = f"""
     FROM jsonb_populate_record(NULL::campaigns.sender_accounts, %s::jsonb) r
     RETURNING {SENDER_DOC}
 """
-Q_UPDATE = f"""
-    UPDATE campaigns.sender_accounts s SET
-        from_email = CASE WHEN %(c)s::jsonb ? 'from_email' THEN btrim(r.from_email) ELSE s.from_email END,
-        from_name = CASE WHEN %(c)s::jsonb ? 'from_name' THEN r.from_name ELSE s.from_name END,
-        reply_to_email = CASE WHEN %(c)s::jsonb ? 'reply_to_email' THEN r.reply_to_email ELSE s.reply_to_email END,
-        daily_limit = CASE WHEN %(c)s::jsonb ? 'daily_limit' THEN r.daily_limit ELSE s.daily_limit END,
-        min_gap_seconds = CASE WHEN %(c)s::jsonb ? 'min_gap_seconds' THEN r.min_gap_seconds ELSE s.min_gap_seconds END,
-        is_active = CASE WHEN %(c)s::jsonb ? 'is_active' THEN r.is_active ELSE s.is_active END
-    FROM jsonb_populate_record(NULL::campaigns.sender_accounts, %(c)s::jsonb) r
-    WHERE s.id = %(id)s
-    RETURNING {SENDER_DOC}
-"""
+Q_UPDATE = patch_query(table="campaigns.sender_accounts", alias="s", doc=SENDER_DOC, fields={
+    "from_email": "btrim(r.from_email)", "from_name": None, "reply_to_email": None, "daily_limit": None,
+    "min_gap_seconds": None, "is_active": None})
 Q_GET = f"SELECT {SENDER_DOC} FROM campaigns.sender_accounts s WHERE s.id = %s"
 Q_DELETE = "DELETE FROM campaigns.sender_accounts WHERE id = %s"
 Q_LIST = page_query(source="campaigns.sender_accounts", where="true", order="x.created_at DESC, x.id",

@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
-from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query
+from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found, one, page_query, patch_query
 from service.api.examples import TEMPLATE, page
 from service.errors import ApiError
 from service.liquid import check_template
@@ -32,16 +32,8 @@ Q_CREATE = f"""
     RETURNING {TEMPLATE_DOC}
 """
 # Only the fields present change (the ? tests); null clears.
-Q_UPDATE = f"""
-    UPDATE campaigns.templates t SET
-        name = CASE WHEN %(c)s::jsonb ? 'name' THEN r.name ELSE t.name END,
-        subject = CASE WHEN %(c)s::jsonb ? 'subject' THEN r.subject ELSE t.subject END,
-        html_content = CASE WHEN %(c)s::jsonb ? 'html_content' THEN r.html_content ELSE t.html_content END,
-        text_content = CASE WHEN %(c)s::jsonb ? 'text_content' THEN r.text_content ELSE t.text_content END
-    FROM jsonb_populate_record(NULL::campaigns.templates, %(c)s::jsonb) r
-    WHERE t.id = %(id)s
-    RETURNING {TEMPLATE_DOC}
-"""
+Q_UPDATE = patch_query(table="campaigns.templates", alias="t", doc=TEMPLATE_DOC,
+                       fields=dict.fromkeys(("name", "subject", "html_content", "text_content")))
 Q_GET = f"SELECT {TEMPLATE_DOC} FROM campaigns.templates t WHERE t.id = %s"
 Q_DELETE = "DELETE FROM campaigns.templates WHERE id = %s"
 Q_LIST = page_query(source="campaigns.templates", where="true", order="x.created_at DESC, x.id", doc="to_jsonb(x) - 'tenant_id'")

@@ -37,7 +37,117 @@ CREATE FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) R
     SET jit TO 'off'
     AS <body>;
 
+CREATE FUNCTION campaigns._campaign_settings() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._campaign_structure() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
 CREATE FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE TABLE campaigns.campaign_steps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_order integer NOT NULL,
+    step_name text,
+    step_type text NOT NULL,
+    template_id uuid,
+    subject_line text,
+    email_content text,
+    wait_duration_value integer,
+    wait_duration_unit text,
+    condition_rules jsonb,
+    email_step_id uuid,
+    true_next_step_id uuid,
+    false_next_step_id uuid,
+    action_type text,
+    action_config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    next_step_id uuid,
+    emails_sent integer DEFAULT 0 NOT NULL,
+    emails_delivered integer DEFAULT 0 NOT NULL,
+    opens integer DEFAULT 0 NOT NULL,
+    clicks integer DEFAULT 0 NOT NULL,
+    replies integer DEFAULT 0 NOT NULL,
+    unsubscribes integer DEFAULT 0 NOT NULL,
+    bounces integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR COALESCE((action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text])), false))),
+    CONSTRAINT ck_campaign_steps_action_config CHECK ((jsonb_typeof(action_config) = 'object'::text)),
+    CONSTRAINT ck_campaign_steps_condition CHECK (((step_type <> 'condition'::text) OR COALESCE(((jsonb_typeof(condition_rules) = 'object'::text) AND (next_step_id IS NULL)), false))),
+    CONSTRAINT ck_campaign_steps_counters CHECK (((emails_sent >= 0) AND (emails_delivered >= 0) AND (opens >= 0) AND (clicks >= 0) AND (replies >= 0) AND (unsubscribes >= 0) AND (bounces >= 0))),
+    CONSTRAINT ck_campaign_steps_email CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL) OR ((subject_line IS NOT NULL) AND (email_content IS NOT NULL)))),
+    CONSTRAINT ck_campaign_steps_no_self_loop CHECK (((next_step_id IS DISTINCT FROM id) AND (true_next_step_id IS DISTINCT FROM id) AND (false_next_step_id IS DISTINCT FROM id))),
+    CONSTRAINT ck_campaign_steps_order CHECK ((step_order >= 1)),
+    CONSTRAINT ck_campaign_steps_type CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text, 'action'::text]))),
+    CONSTRAINT ck_campaign_steps_wait CHECK (((step_type <> 'wait'::text) OR COALESCE(((wait_duration_value > 0) AND (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))), false))),
+    CONSTRAINT ck_campaign_steps_wait_unit CHECK (((wait_duration_unit IS NULL) OR (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))))
+);
+
+CREATE TABLE campaigns.campaigns (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    workspace_id uuid,
+    name text NOT NULL,
+    description text,
+    campaign_type text DEFAULT 'drip'::text NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    segment_id uuid,
+    sender_account_id uuid,
+    total_contacts integer DEFAULT 0 NOT NULL,
+    from_email text,
+    from_name text,
+    reply_to_email text,
+    start_date timestamp with time zone,
+    end_date timestamp with time zone,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    send_strategy text DEFAULT 'immediate'::text NOT NULL,
+    track_opens boolean DEFAULT true NOT NULL,
+    track_clicks boolean DEFAULT true NOT NULL,
+    unsubscribe_enabled boolean DEFAULT true NOT NULL,
+    daily_limit integer,
+    sending_days smallint[],
+    sending_window_start time without time zone,
+    sending_window_end time without time zone,
+    window_missed_action text DEFAULT 'wait'::text NOT NULL,
+    on_reply text DEFAULT 'exit'::text NOT NULL,
+    requires_approval boolean DEFAULT false NOT NULL,
+    is_promotional boolean DEFAULT false NOT NULL,
+    scheduled_at timestamp with time zone,
+    schedule_error text,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    launched_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    refresh_audience boolean DEFAULT false NOT NULL,
+    recurrence jsonb,
+    occurrence_count integer DEFAULT 0 NOT NULL,
+    parent_campaign_id uuid,
+    CONSTRAINT ck_campaigns_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
+    CONSTRAINT ck_campaigns_dates CHECK (((end_date IS NULL) OR (start_date IS NULL) OR (start_date < end_date))),
+    CONSTRAINT ck_campaigns_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
+    CONSTRAINT ck_campaigns_occurrence_count CHECK ((occurrence_count >= 0)),
+    CONSTRAINT ck_campaigns_on_reply CHECK ((on_reply = ANY (ARRAY['exit'::text, 'pause'::text, 'continue'::text]))),
+    CONSTRAINT ck_campaigns_recurrence CHECK (((recurrence IS NULL) OR (jsonb_typeof(recurrence) = 'object'::text))),
+    CONSTRAINT ck_campaigns_send_strategy CHECK ((send_strategy = ANY (ARRAY['immediate'::text, 'scheduled'::text, 'optimized'::text]))),
+    CONSTRAINT ck_campaigns_sending_days CHECK (((sending_days IS NULL) OR (((cardinality(sending_days) >= 1) AND (cardinality(sending_days) <= 7)) AND (sending_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint])))),
+    CONSTRAINT ck_campaigns_sending_window CHECK ((((sending_window_start IS NULL) = (sending_window_end IS NULL)) AND ((sending_window_start IS NULL) OR (sending_window_start < sending_window_end)))),
+    CONSTRAINT ck_campaigns_status CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'active'::text, 'paused'::text, 'completed'::text]))),
+    CONSTRAINT ck_campaigns_total_contacts CHECK ((total_contacts >= 0)),
+    CONSTRAINT ck_campaigns_type CHECK ((campaign_type = ANY (ARRAY['broadcast'::text, 'drip'::text, 'triggered'::text, 'ab_test'::text]))),
+    CONSTRAINT ck_campaigns_window_missed_action CHECK ((window_missed_action = ANY (ARRAY['wait'::text, 'send_anyway'::text])))
+);
+
+CREATE FUNCTION campaigns._check_step_not_in_use(p_campaign campaigns.campaigns, p_step campaigns.campaign_steps, p_refusal text, p_hint text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
@@ -159,61 +269,6 @@ CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zon
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE TABLE campaigns.campaigns (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    workspace_id uuid,
-    name text NOT NULL,
-    description text,
-    campaign_type text DEFAULT 'drip'::text NOT NULL,
-    status text DEFAULT 'draft'::text NOT NULL,
-    segment_id uuid,
-    sender_account_id uuid,
-    total_contacts integer DEFAULT 0 NOT NULL,
-    from_email text,
-    from_name text,
-    reply_to_email text,
-    start_date timestamp with time zone,
-    end_date timestamp with time zone,
-    timezone text DEFAULT 'UTC'::text NOT NULL,
-    send_strategy text DEFAULT 'immediate'::text NOT NULL,
-    track_opens boolean DEFAULT true NOT NULL,
-    track_clicks boolean DEFAULT true NOT NULL,
-    unsubscribe_enabled boolean DEFAULT true NOT NULL,
-    daily_limit integer,
-    sending_days smallint[],
-    sending_window_start time without time zone,
-    sending_window_end time without time zone,
-    window_missed_action text DEFAULT 'wait'::text NOT NULL,
-    on_reply text DEFAULT 'exit'::text NOT NULL,
-    requires_approval boolean DEFAULT false NOT NULL,
-    is_promotional boolean DEFAULT false NOT NULL,
-    scheduled_at timestamp with time zone,
-    schedule_error text,
-    created_by uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    launched_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    refresh_audience boolean DEFAULT false NOT NULL,
-    recurrence jsonb,
-    occurrence_count integer DEFAULT 0 NOT NULL,
-    parent_campaign_id uuid,
-    CONSTRAINT ck_campaigns_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
-    CONSTRAINT ck_campaigns_dates CHECK (((end_date IS NULL) OR (start_date IS NULL) OR (start_date < end_date))),
-    CONSTRAINT ck_campaigns_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
-    CONSTRAINT ck_campaigns_occurrence_count CHECK ((occurrence_count >= 0)),
-    CONSTRAINT ck_campaigns_on_reply CHECK ((on_reply = ANY (ARRAY['exit'::text, 'pause'::text, 'continue'::text]))),
-    CONSTRAINT ck_campaigns_recurrence CHECK (((recurrence IS NULL) OR (jsonb_typeof(recurrence) = 'object'::text))),
-    CONSTRAINT ck_campaigns_send_strategy CHECK ((send_strategy = ANY (ARRAY['immediate'::text, 'scheduled'::text, 'optimized'::text]))),
-    CONSTRAINT ck_campaigns_sending_days CHECK (((sending_days IS NULL) OR (((cardinality(sending_days) >= 1) AND (cardinality(sending_days) <= 7)) AND (sending_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint])))),
-    CONSTRAINT ck_campaigns_sending_window CHECK ((((sending_window_start IS NULL) = (sending_window_end IS NULL)) AND ((sending_window_start IS NULL) OR (sending_window_start < sending_window_end)))),
-    CONSTRAINT ck_campaigns_status CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'active'::text, 'paused'::text, 'completed'::text]))),
-    CONSTRAINT ck_campaigns_total_contacts CHECK ((total_contacts >= 0)),
-    CONSTRAINT ck_campaigns_type CHECK ((campaign_type = ANY (ARRAY['broadcast'::text, 'drip'::text, 'triggered'::text, 'ab_test'::text]))),
-    CONSTRAINT ck_campaigns_window_missed_action CHECK ((window_missed_action = ANY (ARRAY['wait'::text, 'send_anyway'::text])))
-);
-
 CREATE FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -274,46 +329,6 @@ CREATE FUNCTION campaigns._lock_static_segment(p_segment_id uuid) RETURNS campai
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE TABLE campaigns.campaign_steps (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_order integer NOT NULL,
-    step_name text,
-    step_type text NOT NULL,
-    template_id uuid,
-    subject_line text,
-    email_content text,
-    wait_duration_value integer,
-    wait_duration_unit text,
-    condition_rules jsonb,
-    email_step_id uuid,
-    true_next_step_id uuid,
-    false_next_step_id uuid,
-    action_type text,
-    action_config jsonb DEFAULT '{}'::jsonb NOT NULL,
-    next_step_id uuid,
-    emails_sent integer DEFAULT 0 NOT NULL,
-    emails_delivered integer DEFAULT 0 NOT NULL,
-    opens integer DEFAULT 0 NOT NULL,
-    clicks integer DEFAULT 0 NOT NULL,
-    replies integer DEFAULT 0 NOT NULL,
-    unsubscribes integer DEFAULT 0 NOT NULL,
-    bounces integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR COALESCE((action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text])), false))),
-    CONSTRAINT ck_campaign_steps_action_config CHECK ((jsonb_typeof(action_config) = 'object'::text)),
-    CONSTRAINT ck_campaign_steps_condition CHECK (((step_type <> 'condition'::text) OR COALESCE(((jsonb_typeof(condition_rules) = 'object'::text) AND (next_step_id IS NULL)), false))),
-    CONSTRAINT ck_campaign_steps_counters CHECK (((emails_sent >= 0) AND (emails_delivered >= 0) AND (opens >= 0) AND (clicks >= 0) AND (replies >= 0) AND (unsubscribes >= 0) AND (bounces >= 0))),
-    CONSTRAINT ck_campaign_steps_email CHECK (((step_type <> 'email'::text) OR (template_id IS NOT NULL) OR ((subject_line IS NOT NULL) AND (email_content IS NOT NULL)))),
-    CONSTRAINT ck_campaign_steps_no_self_loop CHECK (((next_step_id IS DISTINCT FROM id) AND (true_next_step_id IS DISTINCT FROM id) AND (false_next_step_id IS DISTINCT FROM id))),
-    CONSTRAINT ck_campaign_steps_order CHECK ((step_order >= 1)),
-    CONSTRAINT ck_campaign_steps_type CHECK ((step_type = ANY (ARRAY['email'::text, 'wait'::text, 'condition'::text, 'action'::text]))),
-    CONSTRAINT ck_campaign_steps_wait CHECK (((step_type <> 'wait'::text) OR COALESCE(((wait_duration_value > 0) AND (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))), false))),
-    CONSTRAINT ck_campaign_steps_wait_unit CHECK (((wait_duration_unit IS NULL) OR (wait_duration_unit = ANY (ARRAY['minutes'::text, 'hours'::text, 'days'::text, 'weeks'::text]))))
-);
-
 CREATE FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) RETURNS campaigns.campaign_steps
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -370,10 +385,61 @@ CREATE FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bi
 
 COMMENT ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) IS 'The analytics rates, in percent rounded to 2 decimals (0 for a zero denominator): delivery and bounce per sent; open, click, reply, unsubscribe and complaint per delivered; click-to-open = unique clicks / unique opens.';
 
+CREATE TABLE campaigns.email_messages (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    enrollment_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    sender_account_id uuid,
+    to_email text NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 3 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_at timestamp with time zone,
+    locked_by text,
+    lease_expires_at timestamp with time zone,
+    smtp_message_id text NOT NULL,
+    smtp_response text,
+    last_error text,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    first_opened_at timestamp with time zone,
+    first_clicked_at timestamp with time zone,
+    replied_at timestamp with time zone,
+    bounced_at timestamp with time zone,
+    unsubscribed_at timestamp with time zone,
+    complained_at timestamp with time zone,
+    open_count integer DEFAULT 0 NOT NULL,
+    click_count integer DEFAULT 0 NOT NULL,
+    ab_variant_id uuid,
+    failed_at timestamp with time zone,
+    subject text,
+    CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
+    CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
+    CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
+    CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+CREATE FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) RETURNS SETOF uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     SET plan_cache_mode TO 'force_generic_plan'
+    AS <body>;
+
+CREATE FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
 CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
@@ -423,9 +489,9 @@ CREATE FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) RETU
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-CREATE FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'campaigns'
+CREATE FUNCTION campaigns._step_fields() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
     AS <body>;
 
 CREATE FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) RETURNS void
@@ -442,6 +508,11 @@ COMMENT ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with time 
 CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) RETURNS anyelement
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
 CREATE FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) RETURNS date
@@ -1360,47 +1431,6 @@ CREATE TABLE campaigns.campaign_alerts (
     CONSTRAINT ck_campaign_alerts_kind CHECK ((kind = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text])))
 );
 
-CREATE TABLE campaigns.email_messages (
-    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_id uuid NOT NULL,
-    enrollment_id uuid NOT NULL,
-    contact_id uuid NOT NULL,
-    sender_account_id uuid,
-    to_email text NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 3 NOT NULL,
-    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_at timestamp with time zone,
-    locked_by text,
-    lease_expires_at timestamp with time zone,
-    smtp_message_id text NOT NULL,
-    smtp_response text,
-    last_error text,
-    queued_at timestamp with time zone DEFAULT now() NOT NULL,
-    sent_at timestamp with time zone,
-    delivered_at timestamp with time zone,
-    first_opened_at timestamp with time zone,
-    first_clicked_at timestamp with time zone,
-    replied_at timestamp with time zone,
-    bounced_at timestamp with time zone,
-    unsubscribed_at timestamp with time zone,
-    complained_at timestamp with time zone,
-    open_count integer DEFAULT 0 NOT NULL,
-    click_count integer DEFAULT 0 NOT NULL,
-    ab_variant_id uuid,
-    failed_at timestamp with time zone,
-    subject text,
-    CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
-    CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
-    CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
-    CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
-    CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
-    CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
-);
-
 CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
  SELECT m.id AS message_id,
     m.tenant_id,
@@ -2122,9 +2152,25 @@ REVOKE ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time 
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._campaign_settings() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._campaign_structure() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._campaign_structure() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._campaign_structure() TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._check_campaign_ab_tests(p_tenant_id uuid, p_campaign_id uuid) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_steps TO campaigns_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaigns TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._check_step_not_in_use(p_campaign campaigns.campaigns, p_step campaigns.campaign_steps, p_refusal text, p_hint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._check_step_not_in_use(p_campaign campaigns.campaigns, p_step campaigns.campaign_steps, p_refusal text, p_hint text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._check_step_not_in_use(p_campaign campaigns.campaigns, p_step campaigns.campaign_steps, p_refusal text, p_hint text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._check_step_targets() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._check_step_targets() TO campaigns_app;
@@ -2175,8 +2221,6 @@ REVOKE ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with t
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaigns TO campaigns_app;
-
 REVOKE ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_worker;
@@ -2210,8 +2254,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.segments TO campaigns_app;
 REVOKE ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._lock_static_segment(p_segment_id uuid) TO campaigns_worker;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_steps TO campaigns_app;
 
 REVOKE ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._lock_step(p_campaign campaigns.campaigns, p_step_id uuid) TO campaigns_app;
@@ -2255,9 +2297,19 @@ GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_boun
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_worker;
 GRANT ALL ON FUNCTION campaigns._rates(p_sent bigint, p_delivered bigint, p_bounced bigint, p_unique_opens bigint, p_unique_clicks bigint, p_replies bigint, p_unsubscribes bigint, p_complaints bigint) TO campaigns_readonly;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._record_sent(p_worker text, p_ids uuid[], p_responses text[], p_subjects text[], p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._recount_segment(p_segment campaigns.segments, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
@@ -2295,9 +2347,9 @@ REVOKE ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uui
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._step_in_use(p_step campaigns.campaign_steps) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._step_fields() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._step_fields() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._step_fields() TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._suppress(p_tenant_id uuid, p_email text, p_reason text, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2310,6 +2362,10 @@ GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with tim
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._usage_month(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2675,8 +2731,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.blackout_dates TO campaigns
 
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_readonly;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.email_messages TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.dead_letters TO campaigns_app;
 
