@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from service.dev.net import free_port  # noqa: E402 - needs ROOT on the path
+
 
 # -- the load generator (runs in its own process) --------------------------------------------------
 
@@ -165,12 +167,6 @@ def load_main(spec_json: str) -> None:
 
 
 # -- the orchestrator ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_load(spec: dict[str, Any]) -> dict[str, Any]:

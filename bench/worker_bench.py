@@ -56,6 +56,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from service.dev.net import free_port
 from service import eventloop  # noqa: E402
 from service.migrate import migrate  # noqa: E402
 
@@ -83,12 +84,6 @@ occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit anim 
 
 def say(label: str, value: str) -> None:
     print(f"{label:<62} {value}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- CPU accounting from /proc --------------------------------------------------------------------------

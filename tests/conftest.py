@@ -28,7 +28,7 @@ import pytest
 from service.migrate import migrate
 from tests.support import rollback
 from tests.support.cron import DrainJob, start_drain_job
-from tests.support.net import free_port
+from service.dev.net import free_port
 from tests.support.pg import PgServer, unique_name
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from service.dev.embedded_pg import EmbeddedPostgres
-from tests.support.net import free_port
+from service.dev.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,2 +1,3 @@
-"""Development only: the embedded PostgreSQL cluster, the local SMTP catcher and the demo that
-`./dev run` (`campaignctl run`) starts. Production code never needs these modules."""
+"""Development only: the embedded PostgreSQL cluster, the local SMTP catcher, the demo that
+`./dev run` (`campaignctl run`) starts, and the helpers tests and benchmarks share. Production code
+never needs these modules."""

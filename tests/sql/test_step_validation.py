@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.support.factories import insert, make_campaign, make_step, make_tenant
+from tests.support.factories import make_campaign, make_step, make_tenant
 from tests.support.waits import wait_until_blocked
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from service.app import create_app
 from tests.support.factories import make_tenant
-from tests.support.net import free_port
+from service.dev.net import free_port
 from tests.support.waits import wait_until
 
 PROBLEM_JSON = "application/problem+json"

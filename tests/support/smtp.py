@@ -15,7 +15,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from service.worker.smtp import Relay
-from tests.support.net import free_port
+from service.dev.net import free_port
 from tests.support.waits import wait_until
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -17,7 +17,7 @@ import pytest
 from service.config import get_settings
 from service.migrate import migrate
 from tests.support.api import serve
-from tests.support.net import free_port
+from service.dev.net import free_port
 from tests.support.outbox import PUBLIC_URL, SECRET
 from tests.support.smtp import SmtpServer, smtp_server_running
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from tests.support.factories import make_tenant
 from tests.support.outbox import RECORD_MANY, claim, make_outbox, record, run_once, statuses
 
 

@@ -21,7 +21,7 @@ from service.dev.smtp_catcher import SmtpCatcher, list_messages
 from service.worker import Worker
 from service.worker.lifespan import make_worker_lifespan
 from service.worker.smtp import Relay
-from tests.support.net import free_port
+from service.dev.net import free_port
 from tests.support.outbox import (
     ROOT, SECRET, make_outbox, run_once, spawn_worker, statuses, stop_process, worker_env, worker_in_thread,
     worker_options,
@@ -99,7 +99,7 @@ def test_attempts_exhausted_is_a_dead_letter(conn, db_url, smtp):
 
 
 def test_render_error_does_not_stop_the_batch(conn, db_url, smtp):
-    box = make_outbox(conn, 3, step={"subject_line": "Hi {{ first_name", "email_content": "<p>{% if %}Body</p>"})
+    make_outbox(conn, 3, step={"subject_line": "Hi {{ first_name", "email_content": "<p>{% if %}Body</p>"})
     assert run_once(db_url, smtp).sent == 3
     msg = email.message_from_bytes(smtp.received[0].data, policy=email.policy.default)
     assert msg["Subject"] == "Hi {{ first_name"  # not a merge tag: left as written
@@ -107,7 +107,7 @@ def test_render_error_does_not_stop_the_batch(conn, db_url, smtp):
 
 
 def test_tenant_send_rate_is_respected(conn, db_url, smtp):
-    box = make_outbox(conn, 25, rate=10)
+    make_outbox(conn, 25, rate=10)
     started = time.monotonic()
     assert run_once(db_url, smtp, max_connections=4).sent == 25
     # a burst of 10, then 15 more at 10 a second

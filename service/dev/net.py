@@ -1,4 +1,4 @@
-"""Network helpers."""
+"""Network helpers for the development tools, the tests and the benchmarks."""
 
 from __future__ import annotations
 
