@@ -174,6 +174,13 @@ def module_db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
     pg_server.drop_database(name)
 
 
+@pytest.fixture(scope="module")
+def module_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
+    """A superuser connection in autocommit on the module's database."""
+    with psycopg.connect(module_db_url, autocommit=True) as c:
+        yield c
+
+
 @pytest.fixture
 def db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
     """A fresh database for one test that commits, copied from the template."""

@@ -22,12 +22,6 @@ def _own_database(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="module")
-def module_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(module_db_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def module_api_app(module_db_url: str) -> Iterator[InProcessApi]:
     with in_process(module_db_url) as app:
         yield app

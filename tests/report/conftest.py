@@ -9,16 +9,9 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from tests.support.api import serve
-
-
-@pytest.fixture(scope="module")
-def report_conn(module_db_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(module_db_url, autocommit=True) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

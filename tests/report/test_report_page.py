@@ -21,10 +21,10 @@ T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
 
 
 @pytest.fixture(scope="module")
-def world(report_conn: psycopg.Connection) -> dict:
+def world(module_conn: psycopg.Connection) -> dict:
     """A launched two-email campaign: 6 contacts, the first email sent to all, 3 opened, 1 clicked,
     1 replied, 1 failed; an A/B test on the first email; another tenant with its own campaign."""
-    conn = report_conn
+    conn = module_conn
     t = make_tenant(conn, "Acme")
     tid = t["tenant_id"]
     contacts = [make_contact(conn, tid, first_name=f"C{i}") for i in range(6)]
