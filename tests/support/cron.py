@@ -31,7 +31,9 @@ class DrainJob:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def outcome(self, timeout: float = 75.0) -> tuple[str, str]:
-        """(status, return_message) of the job's first finished run; the job is unscheduled then."""
+        """(status, return_message) of the job's first finished run; the job is unscheduled then. When
+        it never finishes, every caller gets the same AssertionError, with what pg_cron was doing, and
+        only the first one waits."""
         with self._lock:
             if self._outcome is None:
                 with psycopg.connect(self.url, autocommit=True) as conn:
@@ -40,13 +42,30 @@ class DrainJob:
                             row = conn.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
                                                "ORDER BY runid LIMIT 1", (self.job_id,)).fetchone()
                             return row if row and row[0] in ("succeeded", "failed") else None
-                        self._outcome = wait_until(finished, timeout, interval=0.5, message="pg_cron did not run the job")
+                        self._outcome = wait_until(finished, timeout, interval=0.5,
+                                                   message=lambda: "pg_cron did not run the job: " + _cron_state(conn))
+                    except AssertionError as exc:
+                        self._outcome = exc
                     finally:
                         self.unschedule(conn)
+            if isinstance(self._outcome, AssertionError):
+                raise self._outcome
             return self._outcome
 
     def unschedule(self, conn: psycopg.Connection) -> None:
         conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobid = %s", (self.job_id,))
+
+
+def _cron_state(conn: psycopg.Connection) -> str:
+    """pg_cron's jobs, its latest runs and its processes, for a failure message."""
+    jobs = conn.execute("SELECT jobid, jobname, schedule, active FROM cron.job ORDER BY jobid").fetchall()
+    runs = conn.execute("SELECT jobid, status, return_message, start_time FROM cron.job_run_details "
+                        "ORDER BY runid DESC LIMIT 10").fetchall()
+    processes = conn.execute("SELECT backend_type, state, wait_event_type, wait_event, left(query, 80) "
+                             "FROM pg_stat_activity WHERE backend_type ILIKE '%%cron%%' "
+                             "OR application_name ILIKE '%%cron%%'").fetchall()
+    now = conn.execute("SELECT now()").fetchone()[0]
+    return f"now={now} jobs={jobs} latest runs={runs} pg_cron processes={processes}"
 
 
 def start_drain_job(url: str) -> DrainJob:
