@@ -1210,16 +1210,16 @@ CREATE TABLE campaigns.campaign_analytics (
     tenant_id uuid NOT NULL,
     campaign_id uuid NOT NULL,
     date date NOT NULL,
-    emails_sent integer DEFAULT 0 NOT NULL,
-    emails_delivered integer DEFAULT 0 NOT NULL,
-    emails_bounced integer DEFAULT 0 NOT NULL,
-    unique_opens integer DEFAULT 0 NOT NULL,
-    total_opens integer DEFAULT 0 NOT NULL,
-    unique_clicks integer DEFAULT 0 NOT NULL,
-    total_clicks integer DEFAULT 0 NOT NULL,
-    replies integer DEFAULT 0 NOT NULL,
-    spam_complaints integer DEFAULT 0 NOT NULL,
-    unsubscribes integer DEFAULT 0 NOT NULL,
+    emails_sent bigint DEFAULT 0 NOT NULL,
+    emails_delivered bigint DEFAULT 0 NOT NULL,
+    emails_bounced bigint DEFAULT 0 NOT NULL,
+    unique_opens bigint DEFAULT 0 NOT NULL,
+    total_opens bigint DEFAULT 0 NOT NULL,
+    unique_clicks bigint DEFAULT 0 NOT NULL,
+    total_clicks bigint DEFAULT 0 NOT NULL,
+    replies bigint DEFAULT 0 NOT NULL,
+    spam_complaints bigint DEFAULT 0 NOT NULL,
+    unsubscribes bigint DEFAULT 0 NOT NULL,
     delivery_rate numeric(5,2) DEFAULT 0 NOT NULL,
     open_rate numeric(5,2) DEFAULT 0 NOT NULL,
     click_rate numeric(5,2) DEFAULT 0 NOT NULL,
@@ -1260,53 +1260,29 @@ CREATE VIEW campaigns.bi_campaign_performance AS
     c.status,
     c.launched_at,
     c.completed_at,
-    c.total_contacts,
-    COALESCE(a.emails_sent, (0)::bigint) AS emails_sent,
-    COALESCE(a.emails_delivered, (0)::bigint) AS emails_delivered,
-    COALESCE(a.emails_bounced, (0)::bigint) AS emails_bounced,
-    COALESCE(a.unique_opens, (0)::bigint) AS unique_opens,
-    COALESCE(a.total_opens, (0)::bigint) AS total_opens,
-    COALESCE(a.unique_clicks, (0)::bigint) AS unique_clicks,
-    COALESCE(a.total_clicks, (0)::bigint) AS total_clicks,
-    COALESCE(a.replies, (0)::bigint) AS replies,
-    COALESCE(a.spam_complaints, (0)::bigint) AS spam_complaints,
-    COALESCE(a.unsubscribes, (0)::bigint) AS unsubscribes,
-        CASE
-            WHEN (COALESCE(a.emails_sent, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.emails_delivered)::numeric) / (a.emails_sent)::numeric), 2)
-        END AS delivery_rate,
-        CASE
-            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.unique_opens)::numeric) / (a.emails_delivered)::numeric), 2)
-        END AS open_rate,
-        CASE
-            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.unique_clicks)::numeric) / (a.emails_delivered)::numeric), 2)
-        END AS click_rate,
-        CASE
-            WHEN (COALESCE(a.unique_opens, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.unique_clicks)::numeric) / (a.unique_opens)::numeric), 2)
-        END AS click_to_open_rate,
-        CASE
-            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.replies)::numeric) / (a.emails_delivered)::numeric), 2)
-        END AS reply_rate,
-        CASE
-            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.unsubscribes)::numeric) / (a.emails_delivered)::numeric), 2)
-        END AS unsubscribe_rate,
-        CASE
-            WHEN (COALESCE(a.emails_sent, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.emails_bounced)::numeric) / (a.emails_sent)::numeric), 2)
-        END AS bounce_rate,
-        CASE
-            WHEN (COALESCE(a.emails_delivered, (0)::bigint) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (a.spam_complaints)::numeric) / (a.emails_delivered)::numeric), 2)
-        END AS complaint_rate,
+    (c.total_contacts)::bigint AS total_contacts,
+    (COALESCE(a.emails_sent, (0)::numeric))::bigint AS emails_sent,
+    (COALESCE(a.emails_delivered, (0)::numeric))::bigint AS emails_delivered,
+    (COALESCE(a.emails_bounced, (0)::numeric))::bigint AS emails_bounced,
+    (COALESCE(a.unique_opens, (0)::numeric))::bigint AS unique_opens,
+    (COALESCE(a.total_opens, (0)::numeric))::bigint AS total_opens,
+    (COALESCE(a.unique_clicks, (0)::numeric))::bigint AS unique_clicks,
+    (COALESCE(a.total_clicks, (0)::numeric))::bigint AS total_clicks,
+    (COALESCE(a.replies, (0)::numeric))::bigint AS replies,
+    (COALESCE(a.spam_complaints, (0)::numeric))::bigint AS spam_complaints,
+    (COALESCE(a.unsubscribes, (0)::numeric))::bigint AS unsubscribes,
+    (r.delivery_rate)::numeric(5,2) AS delivery_rate,
+    (r.open_rate)::numeric(5,2) AS open_rate,
+    (r.click_rate)::numeric(5,2) AS click_rate,
+    (r.click_to_open_rate)::numeric(5,2) AS click_to_open_rate,
+    (r.reply_rate)::numeric(5,2) AS reply_rate,
+    (r.unsubscribe_rate)::numeric(5,2) AS unsubscribe_rate,
+    (r.bounce_rate)::numeric(5,2) AS bounce_rate,
+    (r.complaint_rate)::numeric(5,2) AS complaint_rate,
     a.first_day,
     a.last_day,
     a.calculated_at
-   FROM ((campaigns.campaigns c
+   FROM (((campaigns.campaigns c
      JOIN campaigns.tenants t ON ((t.id = c.tenant_id)))
      LEFT JOIN ( SELECT campaign_analytics.tenant_id,
             campaign_analytics.campaign_id,
@@ -1325,12 +1301,14 @@ CREATE VIEW campaigns.bi_campaign_performance AS
             max(campaign_analytics.calculated_at) AS calculated_at
            FROM campaigns.campaign_analytics
           GROUP BY campaign_analytics.tenant_id, campaign_analytics.campaign_id) a ON (((a.tenant_id = c.tenant_id) AND (a.campaign_id = c.id))))
-  WHERE (c.status <> 'draft'::text);
+     CROSS JOIN LATERAL campaigns._rates((COALESCE(a.emails_sent, (0)::numeric))::bigint, (COALESCE(a.emails_delivered, (0)::numeric))::bigint, (COALESCE(a.emails_bounced, (0)::numeric))::bigint, (COALESCE(a.unique_opens, (0)::numeric))::bigint, (COALESCE(a.unique_clicks, (0)::numeric))::bigint, (COALESCE(a.replies, (0)::numeric))::bigint, (COALESCE(a.unsubscribes, (0)::numeric))::bigint, (COALESCE(a.spam_complaints, (0)::numeric))::bigint) r(delivery_rate, open_rate, click_rate, click_to_open_rate, reply_rate, unsubscribe_rate, bounce_rate, complaint_rate))
+  WHERE (c.launched_at IS NOT NULL);
 
-COMMENT ON VIEW campaigns.bi_campaign_performance IS 'One row per launched campaign (all tenants): totals of the daily rollup (campaign_analytics) and the rates recomputed from those totals (percent, 2 decimals, 0 for a zero denominator). As fresh as the last rollup_analytics run.';
+COMMENT ON VIEW campaigns.bi_campaign_performance IS 'One row per launched campaign (all tenants; launched_at set): totals of the daily rollup (campaign_analytics) and the rates recomputed from those totals (percent, 2 decimals, 0 for a zero denominator). Counters bigint, rates numeric(5,2). As fresh as the last rollup_analytics run.';
 
 CREATE VIEW campaigns.bi_daily_metrics AS
  SELECT a.tenant_id,
+    t.name AS tenant_name,
     a.campaign_id,
     c.name AS campaign_name,
     a.date,
@@ -1353,48 +1331,38 @@ CREATE VIEW campaigns.bi_daily_metrics AS
     a.bounce_rate,
     a.complaint_rate,
     a.calculated_at
-   FROM (campaigns.campaign_analytics a
-     JOIN campaigns.campaigns c ON (((c.tenant_id = a.tenant_id) AND (c.id = a.campaign_id))));
+   FROM ((campaigns.campaign_analytics a
+     JOIN campaigns.campaigns c ON (((c.tenant_id = a.tenant_id) AND (c.id = a.campaign_id))))
+     JOIN campaigns.tenants t ON ((t.id = a.tenant_id)));
 
-COMMENT ON VIEW campaigns.bi_daily_metrics IS 'campaign_analytics with the campaign name: one row per campaign and UTC day (all tenants).';
+COMMENT ON VIEW campaigns.bi_daily_metrics IS 'campaign_analytics with the tenant and campaign names: one row per campaign and UTC day (all tenants). Counters bigint, rates numeric(5,2).';
 
 CREATE VIEW campaigns.bi_step_funnel AS
  SELECT s.tenant_id,
+    t.name AS tenant_name,
     s.campaign_id,
     c.name AS campaign_name,
+    c.status AS campaign_status,
+    c.launched_at AS campaign_launched_at,
     s.id AS step_id,
     s.step_order,
     s.step_name,
     s.step_type,
-    s.emails_sent,
-    s.emails_delivered,
-    s.opens AS unique_opens,
-    s.clicks AS unique_clicks,
-    s.replies,
-    s.unsubscribes,
-    s.bounces,
-        CASE
-            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (s.opens)::numeric) / (s.emails_delivered)::numeric), 2)
-        END AS open_rate,
-        CASE
-            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (s.clicks)::numeric) / (s.emails_delivered)::numeric), 2)
-        END AS click_rate,
-        CASE
-            WHEN (COALESCE(s.emails_delivered, 0) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (s.replies)::numeric) / (s.emails_delivered)::numeric), 2)
-        END AS reply_rate,
-        CASE
-            WHEN (COALESCE(s.emails_sent, 0) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (s.bounces)::numeric) / (s.emails_sent)::numeric), 2)
-        END AS bounce_rate,
-        CASE
-            WHEN (COALESCE(first_email.emails_sent, 0) = 0) THEN (0)::numeric
-            ELSE round(((100.0 * (s.emails_sent)::numeric) / (first_email.emails_sent)::numeric), 2)
-        END AS reach_rate
-   FROM ((campaigns.campaign_steps s
+    (s.emails_sent)::bigint AS emails_sent,
+    (s.emails_delivered)::bigint AS emails_delivered,
+    (s.opens)::bigint AS unique_opens,
+    (s.clicks)::bigint AS unique_clicks,
+    (s.replies)::bigint AS replies,
+    (s.unsubscribes)::bigint AS unsubscribes,
+    (s.bounces)::bigint AS bounces,
+    (campaigns._rate((s.opens)::bigint, (s.emails_delivered)::bigint))::numeric(5,2) AS open_rate,
+    (campaigns._rate((s.clicks)::bigint, (s.emails_delivered)::bigint))::numeric(5,2) AS click_rate,
+    (campaigns._rate((s.replies)::bigint, (s.emails_delivered)::bigint))::numeric(5,2) AS reply_rate,
+    (campaigns._rate((s.bounces)::bigint, (s.emails_sent)::bigint))::numeric(5,2) AS bounce_rate,
+    (campaigns._rate((s.emails_sent)::bigint, (first_email.emails_sent)::bigint))::numeric(5,2) AS reach_rate
+   FROM (((campaigns.campaign_steps s
      JOIN campaigns.campaigns c ON (((c.tenant_id = s.tenant_id) AND (c.id = s.campaign_id))))
+     JOIN campaigns.tenants t ON ((t.id = s.tenant_id)))
      LEFT JOIN LATERAL ( SELECT f.emails_sent
            FROM campaigns.campaign_steps f
           WHERE ((f.tenant_id = s.tenant_id) AND (f.campaign_id = s.campaign_id) AND (f.step_type = 'email'::text))
@@ -1402,7 +1370,7 @@ CREATE VIEW campaigns.bi_step_funnel AS
          LIMIT 1) first_email ON (true))
   WHERE (s.step_type = 'email'::text);
 
-COMMENT ON VIEW campaigns.bi_step_funnel IS 'One row per email step (all tenants): live counters of sent and tracked mail (unique opens and clicks per message), rates per delivered (bounces per sent), and reach relative to the campaign''s first email.';
+COMMENT ON VIEW campaigns.bi_step_funnel IS 'One row per email step of every campaign (all tenants), drafts included: filter on campaign_status or campaign_launched_at. Live counters of sent and tracked mail (unique opens and clicks per message), rates per delivered (bounces per sent), and reach relative to the campaign''s first email. Counters bigint, rates numeric(5,2).';
 
 CREATE TABLE campaigns.blackout_dates (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
