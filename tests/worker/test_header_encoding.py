@@ -15,6 +15,7 @@ import pytest
 
 from service.tracking.tokens import UNSUBSCRIBE
 from service.worker.compose import Composer
+from tests.support.outbox import make_outbox, run_once, statuses
 from tests.worker.test_compose import BASE, SIGNER, row
 
 HOSTILE = [
@@ -66,13 +67,13 @@ def head_of(data: bytes) -> bytes:
     return data.split(b"\r\n\r\n", 1)[0]
 
 
-def assert_well_formed(data: bytes, msg) -> None:
+def assert_well_formed(data: bytes, msg, headers: list[str] = HEADERS) -> None:
     head = head_of(data)
     assert head.isascii()
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
-    assert list(msg.keys()) == HEADERS  # nothing injected, nothing lost, each once
+    assert list(msg.keys()) == headers  # nothing injected, nothing lost, each once
     assert msg.defects == []
-    for name in HEADERS:
+    for name in headers:
         assert msg[name].defects == (), name
 
 
@@ -158,3 +159,18 @@ def test_the_other_headers_stay_valid_beside_hostile_ones():
     assert msg["Date"].datetime is not None and msg["MIME-Version"] == "1.0"
     assert msg.get_content_type() == "multipart/alternative"
 
+
+
+def test_hostile_headers_arrive_over_smtp_as_typed(conn, db_url, smtp):
+    # The whole path: stored step and campaign, the worker, a real SMTP server, then a mail parser.
+    subject = "hello =?utf-8?q?x=0D=0AX-Injected:_encoded?="
+    name = 'Acme =?utf-8?q?Bank?= "Support", <help>'
+    box = make_outbox(conn, 2, step={"subject_line": subject}, from_name=name)
+    run_once(db_url, smtp)
+    smtp.wait_for(2)
+    assert statuses(conn, box.campaign_id) == {"sent": 2}
+    for received in smtp.received:
+        msg = email.message_from_bytes(received.data, policy=email.policy.default)
+        assert msg["Subject"] == subject and msg["X-Injected"] is None
+        assert [(a.display_name, a.addr_spec) for a in msg["From"].addresses] == [(name, "news@example.com")]
+        assert_well_formed(received.data, msg, [h for h in HEADERS if h != "Reply-To"])  # the campaign has none
