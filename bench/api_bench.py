@@ -228,7 +228,9 @@ def serve(url: str, port: int) -> subprocess.Popen:
         # low rates reuse each of their connections only every few seconds.
         "timeout_keep_alive=75)"
     )
-    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    # The API refuses to start without a proper signing key; a throwaway one unless one is given.
+    env = {**os.environ, "CAMPAIGNS_SECRET_KEY": os.environ.get("CAMPAIGNS_SECRET_KEY") or os.urandom(32).hex()}
+    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -60,7 +60,7 @@ from service.dev.net import free_port
 from service import eventloop  # noqa: E402
 from service.migrate import migrate  # noqa: E402
 
-SECRET = "worker-bench-secret"
+SECRET = "worker-bench-signing-key-5d1f8b3e7a2c9f4b6e0a"  # the worker refuses keys under 32 bytes
 TEMPLATE_SUBJECT = 'Hi {{firstName|there}}, news from {{company|"us"}}'
 TEMPLATE_HTML = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>News</title><style>p { font-family: sans-serif; line-height: 1.4 }</style></head>

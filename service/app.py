@@ -10,7 +10,7 @@ from litestar.openapi import OpenAPIConfig
 
 from service.api import api_router
 from service.api.openapi import SECURITY_COMPONENTS, attach_examples
-from service.config import get_settings, resolve_database_url
+from service.config import check_secret_keys, get_settings, resolve_database_url
 from service.db import create_pool
 from service.docs import swagger_assets, swagger_ui
 from service.errors import aload_sqlstate_codes, exception_handlers
@@ -29,6 +29,7 @@ PUBLIC_ROUTE_HANDLERS: list = [*public_route_handlers, campaign_report_page, met
 
 def create_app(database_url: str | None = None) -> Litestar:
     settings = get_settings()
+    check_secret_keys(settings.links)  # no app with a missing, short or placeholder signing key
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

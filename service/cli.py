@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
-from service.config import get_settings, resolve_database_url
+from service.config import check_secret_keys, get_settings, resolve_database_url
 
 
 def _cluster():
@@ -57,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     settings = get_settings()
+    check_secret_keys(settings.links)  # before an embedded cluster is started for nothing
     url = resolve_database_url()
     # log_config=None: uvicorn's loggers go through ours (JSON lines with the request id).
     uvicorn.run(create_app(url), host=args.host or settings.api.host, port=args.port or settings.api.port,

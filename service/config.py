@@ -49,17 +49,30 @@ class ApiSettings:
     port: int = setting("CAMPAIGNS_API_PORT", 8000, int, doc="the port the API listens on")
 
 
+def _key_list(value: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in value.split(",") if key.strip())
+
+
 @dataclass(frozen=True)
 class LinkSettings:
-    """The links put in emails and report links, and the key that signs them."""
+    """The links put in emails and report links, and the keys that sign them."""
 
     # None: http://<api host>:<api port> (see Settings.public_url).
     public_url: str | None = setting("CAMPAIGNS_PUBLIC_URL", None, lambda v: v.rstrip("/"), shown="http://<host>:<port>",
                                      doc="base of tracking, unsubscribe and report links (https in production)")
-    # Signs tracking, unsubscribe and report tokens (HMAC-SHA256). None: tracking endpoints answer 503
-    # and the worker refuses to start.
+    # Signs tracking, unsubscribe and report tokens (HMAC-SHA256); checked at start-up (check_secret_keys).
     secret_key: str | None = setting("CAMPAIGNS_SECRET_KEY", None, secret=True,
-                                     doc="signs tracking, unsubscribe and report tokens (HMAC-SHA256); unset: those links refuse to work and the worker does not start")
+                                     doc="signs tracking, unsubscribe and report tokens (HMAC-SHA256): at least 32 random bytes, e.g. `openssl rand -hex 32`; the API and the worker refuse to start when it is unset, shorter or a placeholder")
+    # Verify only: links in mail sent before a rotation keep working while their key is listed here.
+    previous_secret_keys: tuple[str, ...] = setting("CAMPAIGNS_PREVIOUS_SECRET_KEYS", (), _key_list, secret=True, shown="unset",
+                                                    doc="earlier keys, comma-separated, newest first: tokens they signed are still accepted, nothing new is signed with them (key rotation)")
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """Every key that verifies, the signing one first; none without CAMPAIGNS_SECRET_KEY."""
+        if not self.secret_key:
+            return ()
+        return tuple(dict.fromkeys((self.secret_key, *self.previous_secret_keys)))
 
 
 @dataclass(frozen=True)
@@ -175,6 +188,51 @@ def settings_table() -> str:
     for section, env, default, doc in reference():
         lines.append(f"| `{env}` | {'unset' if default == 'unset' else f'`{default}`'} | {section} | {doc} |")
     return "\n".join(lines) + "\n"
+
+
+# -- signing keys -----------------------------------------------------------------------------------
+
+MIN_SECRET_BYTES = 32
+# Lower-cased fragments of the placeholders that example files and documentation show: a key holding
+# one was copied, not generated, and anyone who read the same page could forge links with it.
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "placeholder",
+                       "your-secret", "your_secret", "yoursecret", "insecure", "not-secret", "example")
+_MIN_DISTINCT_CHARACTERS = 8
+
+
+class SecretKeyError(ValueError):
+    """A signing key that must not be used: the service refuses to start (never says the key itself)."""
+
+
+def secret_key_problem(key: str | None) -> str | None:
+    """Why this key cannot sign or verify links, or None when it can."""
+    if not key:
+        return "is not set"
+    if len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    lowered = key.lower()
+    if any(marker in lowered for marker in PLACEHOLDER_MARKERS):
+        return "is a documented placeholder"
+    if len(set(key)) < _MIN_DISTINCT_CHARACTERS:
+        return "is not random (too few distinct characters)"
+    return None
+
+
+def check_secret_keys(links: LinkSettings) -> tuple[str, ...]:
+    """The signing keys, newest first, or SecretKeyError when one is missing, short or a placeholder.
+    The API (create_app) and the worker (WorkerOptions.from_settings) call it before they start; only the
+    local demo (service.dev.demo) generates a key of its own instead."""
+    how = "generate one with `openssl rand -hex 32` (key rotation: docs/deploy.md)"
+    problem = secret_key_problem(links.secret_key)
+    if problem:
+        raise SecretKeyError(f"CAMPAIGNS_SECRET_KEY {problem}: tracking, unsubscribe and report links could be forged "
+                             f"or could not be signed; {how}")
+    for position, key in enumerate(links.previous_secret_keys, start=1):
+        problem = secret_key_problem(key)
+        if problem:
+            raise SecretKeyError(f"CAMPAIGNS_PREVIOUS_SECRET_KEYS: key {position} {problem}: links signed with it "
+                                 f"could be forged; remove it, or {how}")
+    return links.secret_keys
 
 
 @lru_cache(maxsize=1)

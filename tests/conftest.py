@@ -32,8 +32,9 @@ from service.dev.net import free_port
 from tests.support.pg import PgServer, unique_name
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tracking, unsubscribe and report links are signed with this; every server a test starts has one.
-os.environ.setdefault("CAMPAIGNS_SECRET_KEY", "test-secret-key")
+# Tracking, unsubscribe and report links are signed with this; every server a test starts has one (as
+# long and as varied as the service demands: it refuses to start with a short or placeholder key).
+os.environ.setdefault("CAMPAIGNS_SECRET_KEY", "tests-signing-key-7f3a9c1e5b2d8f4a6c0e9b7d")
 
 
 # Its pg_cron job is started with the session (pg_cron_drain_job) and its file runs last, so the minute

@@ -4,8 +4,9 @@ Starts the embedded cluster (unless DATABASE_URL is set), migrates, creates the 
 (its key is kept in .local/demo.json so a second run reuses the data) with a launched demo campaign
 (service.dev.demo_data; steps processed every minute), starts a local SMTP catcher
 (unless SMTP_HOST names a relay) and an in-process outbox worker pointed at it, and serves the API
-until Ctrl-C, then stops what it started. Without CAMPAIGNS_SECRET_KEY a key is generated once and
-kept in .local/secret_key, so tracking links keep working across runs.
+until Ctrl-C, then stops what it started. Without CAMPAIGNS_SECRET_KEY a random key is generated once
+and kept in .local/secret_key (mode 0600), so tracking links keep working across runs: the demo is the
+one place the service makes its own key, everywhere else it refuses to start without a good one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-from service.config import get_settings
+from service.config import SecretKeyError, get_settings, secret_key_problem
 from service.dev.demo_data import process_every_minute, seed_demo_campaign
 from service.migrate import migrate
 from service.report.links import ReportLinkSigner
@@ -46,14 +47,22 @@ def ensure_demo_tenant(url: str) -> dict:
 
 
 def ensure_secret_key() -> None:
-    """A development signing key, generated once, unless CAMPAIGNS_SECRET_KEY is set."""
-    if os.environ.get("CAMPAIGNS_SECRET_KEY"):
+    """A development signing key, generated once (or again when the kept one is not usable), unless
+    CAMPAIGNS_SECRET_KEY is set: then it must be a good key, as anywhere else (SecretKeyError)."""
+    given = os.environ.get("CAMPAIGNS_SECRET_KEY", "").strip()
+    if given:
+        problem = secret_key_problem(given)
+        if problem:
+            raise SecretKeyError(f"CAMPAIGNS_SECRET_KEY {problem}: unset it and the demo generates one")
         return
-    if not SECRET_FILE.exists():
+    kept = SECRET_FILE.read_text().strip() if SECRET_FILE.exists() else None
+    if secret_key_problem(kept):
+        kept = secrets.token_hex(32)
         SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        SECRET_FILE.write_text(secrets.token_urlsafe(32))
+        SECRET_FILE.touch(mode=0o600)
         SECRET_FILE.chmod(0o600)
-    os.environ["CAMPAIGNS_SECRET_KEY"] = SECRET_FILE.read_text().strip()
+        SECRET_FILE.write_text(kept)
+    os.environ["CAMPAIGNS_SECRET_KEY"] = kept
     get_settings.cache_clear()
 
 
@@ -88,6 +97,7 @@ def run_demo() -> int:
     from service.app import create_app
     from service.dev.embedded_pg import default_cluster
 
+    ensure_secret_key()  # before anything starts: a bad key given by hand stops the demo at once
     settings = get_settings()
     cluster = None
     if settings.database.url:
@@ -101,8 +111,6 @@ def run_demo() -> int:
     try:
         print(migrate(url).summary())
         demo = ensure_demo_tenant(url)
-        ensure_secret_key()
-        settings = get_settings()
         if not os.environ.get("SMTP_HOST"):
             from service.dev.smtp_catcher import SmtpCatcher
 
@@ -116,7 +124,7 @@ def run_demo() -> int:
         campaign_id = seed_demo_campaign(url, demo["tenant_id"])
         every_minute = process_every_minute(url)
         base = settings.public_url
-        token = ReportLinkSigner(settings.links.secret_key).sign(UUID(demo["tenant_id"]), campaign_id, int(time.time()) + 30 * 86400)
+        token = ReportLinkSigner(settings.links.secret_keys).sign(UUID(demo["tenant_id"]), campaign_id, int(time.time()) + 30 * 86400)
         print(f"demo tenant: {demo['tenant_id']}")
         print(f"API key:     {demo['api_key']}")
         print(f"API docs:    {base}/docs")

@@ -20,10 +20,11 @@ from service.report.page import render_report
 
 
 def report_signer() -> ReportLinkSigner:
-    secret = get_settings().links.secret_key
-    if not secret:
+    """Signs with CAMPAIGNS_SECRET_KEY; verifies with it and every CAMPAIGNS_PREVIOUS_SECRET_KEYS entry."""
+    keys = get_settings().links.secret_keys
+    if not keys:
         raise HTTPException(status_code=503, detail="report links need CAMPAIGNS_SECRET_KEY")
-    return ReportLinkSigner(secret)
+    return ReportLinkSigner(keys)
 
 
 _REPORT = "SELECT campaigns.campaign_report(%s, %s) AS doc"

@@ -43,13 +43,14 @@ _RECORD = "SELECT campaigns.record_email_event(%s, %s, now(), %s) AS recorded"
 
 
 @lru_cache(maxsize=4)
-def _signer_for(secret: str) -> TokenSigner:
-    return TokenSigner(secret)
+def _signer_for(keys: tuple[str, ...]) -> TokenSigner:
+    return TokenSigner(keys)
 
 
 def signer() -> TokenSigner | None:
-    secret = get_settings().links.secret_key
-    return _signer_for(secret) if secret else None
+    """Verifies with every trusted key (CAMPAIGNS_SECRET_KEY, then CAMPAIGNS_PREVIOUS_SECRET_KEYS)."""
+    keys = get_settings().links.secret_keys
+    return _signer_for(keys) if keys else None
 
 
 def _verify(token: str | None, kind: bytes) -> TrackingToken | None:

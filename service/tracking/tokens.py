@@ -7,7 +7,10 @@ token cannot be replayed as an unsubscribe.
 
     token   = b64url(payload) "." b64url(tag)
     payload = version(1) kind(1) message(16) tenant(16) contact(16) campaign(16) step(16) [url utf-8]
-    tag     = HMAC-SHA256(key, payload)            key = HMAC-SHA256(CAMPAIGNS_SECRET_KEY, "campaigns tracking v1")
+    tag     = HMAC-SHA256(key, payload)            key = HMAC-SHA256(secret, "campaigns tracking v1")
+
+The newest secret (CAMPAIGNS_SECRET_KEY) signs; it and every CAMPAIGNS_PREVIOUS_SECRET_KEYS entry
+verify (service.signing.KeyRing), so a rotation does not break the links in mail already sent.
 
 Verification compares tags in constant time and returns None for anything malformed, so a caller
 cannot tell a forged token from a garbled one.
@@ -20,7 +23,7 @@ import hmac
 from dataclasses import dataclass
 from uuid import UUID
 
-from service.signing import b64, derive_key, unseal
+from service.signing import KeyRing, Secrets, b64
 
 VERSION = 1
 OPEN, CLICK, UNSUBSCRIBE = b"o", b"c", b"u"
@@ -43,13 +46,13 @@ class TrackingToken:
 
 
 class TokenSigner:
-    """Signs and verifies tokens with a key derived from the application secret."""
+    """Signs with the newest secret and verifies with any trusted one (a secret, or several newest first)."""
 
-    def __init__(self, secret: str | bytes) -> None:
-        self._key = derive_key(secret, b"campaigns tracking v1")
+    def __init__(self, secrets: Secrets) -> None:
+        self._ring = KeyRing(secrets, b"campaigns tracking v1")
         # Keyed once: copying it skips the key schedule each token would otherwise redo (half the
         # cost of a signature; a message carries six or more).
-        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
+        self._keyed = hmac.new(self._ring.signing_key, digestmod=hashlib.sha256)
 
     # -- signing -----------------------------------------------------------------------------------
 
@@ -69,7 +72,7 @@ class TokenSigner:
     # -- verifying ---------------------------------------------------------------------------------
 
     def verify(self, token: str | None, expected_kind: bytes) -> TrackingToken | None:
-        payload = unseal(self._key, token, 4 * MAX_URL_BYTES)
+        payload = self._ring.unseal(token, 4 * MAX_URL_BYTES)
         if payload is None or len(payload) < _HEADER or payload[0] != VERSION or payload[1:2] != expected_kind:
             return None
         ids = [UUID(bytes=payload[2 + 16 * i: 18 + 16 * i]) for i in range(5)]

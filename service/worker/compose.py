@@ -10,6 +10,12 @@ smtp_message_id, identical on every retry.
 The MIME text is assembled directly rather than through email.message: the output is the same
 standard structure (quoted-printable UTF-8 parts, RFC 2047 headers) at a fraction of the cost, which
 matters at thousands of messages per second in one process.
+
+Header text (the subject, From display names) is written as typed only when no reader could take it
+for anything else: plain ASCII, no "=?" (which mail clients decode as an RFC 2047 encoded-word, so a
+typed look-alike could decode into a line break and a forged header) and short enough for one line.
+Anything else is RFC 2047-encoded in full, so a client decodes back exactly the typed text. Control
+characters, line breaks included, cannot be carried by a header at all: each run becomes one space.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from email.header import Header
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
 from functools import lru_cache
 from typing import Any
 
@@ -40,7 +46,12 @@ HTML_FOOTER = ('<p style="font-size:12px;line-height:18px;color:#6b6b6b;margin-t
 TEXT_FOOTER = "\n\n--\nUnsubscribe: {{ unsubscribe_url }}\n"
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+")
-_HEADER_BREAKS = re.compile(r"[\r\n\t]+")
+# C0 controls and DEL, and what some readers take for a line break (NEL, LINE/PARAGRAPH SEPARATOR).
+_HEADER_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# Longer text is encoded even when plain: encoding folds it into lines well under RFC 5322's 998 bytes.
+_RAW_HEADER_MAX = 900
+# A display name of atoms separated by single spaces reads the same unquoted; anything else is quoted.
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 def _insert_before_body_end(markup: str, snippet: str) -> str:
@@ -75,16 +86,34 @@ def text_to_html(text: str) -> str:
     return "<!DOCTYPE html>\n<html><body>\n" + "".join(parts) + "</body></html>\n"
 
 
+def header_text(value: str) -> str:
+    """Text as a header carries it: each run of control characters (line breaks too) one space, trimmed."""
+    return _HEADER_CONTROLS.sub(" ", value).strip()
+
+
+def _needs_encoding(text: str) -> bool:
+    return "=?" in text or not text.isascii() or len(text) > _RAW_HEADER_MAX
+
+
+def _encoded(text: str, header_name: str) -> str:
+    return Header(text, "utf-8", header_name=header_name).encode(linesep="\r\n")
+
+
 @lru_cache(maxsize=1024)
 def _address(name: str | None, email: str) -> str:
-    name = _HEADER_BREAKS.sub(" ", name).strip() if name else None
-    return formataddr((name, email), charset="utf-8") if name else email
+    """`name <email>` that parses back to exactly `name`: encoded, quoted or as is (see the module doc)."""
+    name = header_text(name) if name else None
+    if not name:
+        return email
+    if _needs_encoding(name):
+        return f"{_encoded(name, 'From')} <{email}>"
+    if _PLAIN_PHRASE.fullmatch(name):
+        return f"{name} <{email}>"
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + f'" <{email}>'
 
 
 def _subject_header(subject: str) -> str:
-    if subject.isascii() and len(subject) <= 900:
-        return "Subject: " + subject
-    return "Subject: " + Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    return "Subject: " + (_encoded(subject, "Subject") if _needs_encoding(subject) else subject)
 
 
 _date_cache: list[Any] = [0, ""]
@@ -166,7 +195,7 @@ class Composer:
         ctx = build_context(row, sender_name=from_name, sender_email=from_email, unsubscribe_url=unsubscribe_url)
         render = self.renderer.render
 
-        subject = _HEADER_BREAKS.sub(" ", render(row.get("subject_template") or "", ctx)).strip()
+        subject = header_text(render(row.get("subject_template") or "", ctx))
         html_source = row.get("html_template")
         text_source = row.get("text_template")
         if html_source and not looks_like_html(html_source):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.config import Settings, SmtpSettings, WorkerSettings, get_settings
+from service.config import Settings, SmtpSettings, WorkerSettings, check_secret_keys, get_settings
 from service.worker.smtp import Relay
 
 
@@ -31,8 +31,8 @@ class WorkerOptions:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerOptions:
         s = settings or get_settings()
-        if not s.links.secret_key and "secret_key" not in overrides:
-            raise RuntimeError("CAMPAIGNS_SECRET_KEY is not set: tracking and unsubscribe links cannot be signed")
+        if "secret_key" not in overrides:
+            check_secret_keys(s.links)  # refuses a missing, short or placeholder key
         smtp, worker = s.smtp, s.worker
         values: dict[str, Any] = dict(
             public_url=s.public_url, secret_key=s.links.secret_key,

@@ -26,7 +26,8 @@ from tests.support.factories import make_campaign, make_segment, make_sender, ma
 from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "test-secret-key"
+# A key the service accepts (at least 32 bytes, not a placeholder).
+SECRET = "outbox-tests-signing-key-4e8b2f6a1c9d3e7b5a0f"
 PUBLIC_URL = "https://mail.example.test"
 
 

@@ -39,7 +39,7 @@ def test_an_unknown_loop_is_refused_without_running_anything():
 
 
 def test_the_worker_command_exits_2_for_an_unknown_loop():
-    env = {**os.environ, "CAMPAIGNS_WORKER_EVENT_LOOP": "trio", "CAMPAIGNS_SECRET_KEY": "k",
+    env = {**os.environ, "CAMPAIGNS_WORKER_EVENT_LOOP": "trio", "CAMPAIGNS_SECRET_KEY": "eventloop-tests-signing-key-2c7e9a4f1b6d",
            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     done = subprocess.run([sys.executable, "-m", "service.cli", "worker", "--once"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
