@@ -8,6 +8,7 @@ test_cron.py runs last: by then the job has usually run, and the test reads the 
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -33,24 +34,38 @@ class DrainJob:
     def outcome(self, timeout: float = 75.0) -> tuple[str, str]:
         """(status, return_message) of the job's first finished run; the job is unscheduled then. When
         it never finishes, every caller gets the same AssertionError, with what pg_cron was doing, and
-        only the first one waits."""
+        only the first one waits.
+
+        pg_cron 1.4 with background workers has been seen, on a loaded machine, never to start one
+        freshly scheduled job while it ran the others. Such a job is scheduled once more under a new
+        id, with what pg_cron was doing kept in a warning: what is tested is that pg_cron runs the
+        drain procedure, and a second job that never runs either still fails."""
         with self._lock:
             if self._outcome is None:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     try:
-                        def finished():
-                            row = conn.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
-                                               "ORDER BY runid LIMIT 1", (self.job_id,)).fetchone()
-                            return row if row and row[0] in ("succeeded", "failed") else None
-                        self._outcome = wait_until(finished, timeout, interval=0.5,
-                                                   message=lambda: "pg_cron did not run the job: " + _cron_state(conn))
-                    except AssertionError as exc:
-                        self._outcome = exc
+                        self._outcome = self._wait(conn, timeout)
+                    except AssertionError as first:
+                        warnings.warn(f"pg_cron job {self.job_id} never ran; scheduled again. {first}", stacklevel=2)
+                        self.unschedule(conn)
+                        self.job_id = _schedule(conn)
+                        try:
+                            self._outcome = self._wait(conn, timeout)
+                        except AssertionError as exc:
+                            self._outcome = exc
                     finally:
                         self.unschedule(conn)
             if isinstance(self._outcome, AssertionError):
                 raise self._outcome
             return self._outcome
+
+    def _wait(self, conn: psycopg.Connection, timeout: float) -> tuple[str, str]:
+        def finished():
+            row = conn.execute("SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s "
+                               "ORDER BY runid LIMIT 1", (self.job_id,)).fetchone()
+            return row if row and row[0] in ("succeeded", "failed") else None
+        return wait_until(finished, timeout, interval=0.5,
+                          message=lambda: f"pg_cron did not run job {self.job_id}: " + _cron_state(conn))
 
     def unschedule(self, conn: psycopg.Connection) -> None:
         conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobid = %s", (self.job_id,))
@@ -75,6 +90,10 @@ def start_drain_job(url: str) -> DrainJob:
         campaign = make_campaign(conn, tid, segment_id=segment)
         make_step(conn, tid, campaign)
         conn.execute("SELECT campaigns.launch_campaign(%s)", (campaign,))
-        job = conn.execute("SELECT cron.schedule(%s, '* * * * *', 'CALL campaigns.drain_due_steps()')",
-                           (JOB_NAME,)).fetchone()[0]
+        job = _schedule(conn)
     return DrainJob(url, job, campaign)
+
+
+def _schedule(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT cron.schedule(%s, '* * * * *', 'CALL campaigns.drain_due_steps()')",
+                        (JOB_NAME,)).fetchone()[0]
