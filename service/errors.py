@@ -201,7 +201,7 @@ def problem(
 ) -> Response:
     # The code's fixed title; the raiser's own words, when they differ, lead the detail.
     fixed = title_of(code)
-    if fixed and title and title != fixed:
+    if fixed and title and title.casefold() != fixed.casefold():
         detail = f"{title}: {detail}" if detail else title
     body: dict[str, object] = {"type": "about:blank", "title": fixed or title, "status": status, "code": code}
     if detail:
@@ -262,16 +262,26 @@ def _validation_errors(extra: object) -> list[dict[str, object]] | None:
     return errors or None
 
 
+def _summary(errors: list[dict[str, object]] | None) -> str | None:
+    """The validation errors in one line: `body tags[0]: Expected `str`; query limit: …`."""
+    parts = []
+    for error in errors or []:
+        where = " ".join(str(error[k]) for k in ("source", "key") if error.get(k) is not None)
+        parts.append(f"{where}: {error['message']}" if where else str(error["message"]))
+    return "; ".join(parts) or None
+
+
 def _http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException):
-        return problem(400, "VALIDATION_FAILED", "Request validation failed", exc.detail, errors=_validation_errors(exc.extra))
+        errors = _validation_errors(exc.extra)
+        return problem(400, "VALIDATION_FAILED", TITLES["VALIDATION_FAILED"], _summary(errors) or exc.detail, errors=errors)
     if isinstance(exc, NotAuthorizedException):
         return problem(401, "UNAUTHORIZED", "Missing or invalid API key", headers={"WWW-Authenticate": 'Bearer realm="campaigns"'})
     if isinstance(exc, NotFoundException):
         return problem(404, "NOT_FOUND", "Not found")
     if exc.status_code == 400:
         code = "INVALID_JSON" if "JSON is malformed" in (exc.detail or "") else "BAD_REQUEST"
-        return problem(400, code, "Bad request", exc.detail)
+        return problem(400, code, TITLES[code], exc.detail)
     code = {405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 503: "SERVICE_UNAVAILABLE"}
     extra = exc.extra if isinstance(exc.extra, dict) else None
     headers = dict(exc.headers or {})
@@ -287,7 +297,7 @@ def _api_error(request: Request, exc: ApiError) -> Response:
 
 def _msgspec_error(request: Request, exc: msgspec.MsgspecError) -> Response:
     # Raised when a handler decodes client input itself (a CSV row, a JSON cell).
-    return problem(400, "VALIDATION_FAILED", "Request validation failed", str(exc))
+    return problem(400, "VALIDATION_FAILED", TITLES["VALIDATION_FAILED"], str(exc))
 
 
 def _unencodable(request: Request, exc: UnicodeError) -> Response:
