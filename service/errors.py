@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import psycopg
@@ -39,7 +39,8 @@ PROBLEM_JSON = "application/problem+json"
 class ErrorCode:
     code: str
     status: int
-    title: str | None = None
+    # The engine code's description (a fixed title); not part of what the code means.
+    title: str | None = field(default=None, compare=False)
 
 
 Q_ERROR_CODES = "SELECT sqlstate, code, http_status, description FROM campaigns.error_codes()"
