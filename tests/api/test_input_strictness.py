@@ -16,6 +16,8 @@ import re
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.app import create_app
 from service.request_body import MAX_JSON_DEPTH, json_depth
@@ -46,10 +48,32 @@ def test_the_route_table_has_json_routes():
 
 @pytest.mark.parametrize(("text", "depth"), [
     ("1", 0), ("[]", 1), ('{"a": [{"b": {}}]}', 4), ('["[[[[", "{{{"]', 1),
-    ('["\\"[[[", [["\\\\"]]]', 3), (nested(1000), 1000),
+    ('["\\"[[[", [["\\\\"]]]', 3), ('["\\\\", [["\\"["]]]', 3), ('{"[[": {"]]": []}}', 3),
+    (nested(1000), 1000),
 ])
 def test_depth_counts_brackets_outside_strings(text, depth):
     assert json_depth(text.encode()) == depth
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+# Text made of what could confuse a scan: brackets, quotes and backslashes.
+TRICKY = st.text(alphabet='[]{}"\\ax\u00e9', max_size=8)
+DOCUMENTS = st.recursive(st.none() | st.booleans() | st.integers() | TRICKY,
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+                         max_leaves=40)
+
+
+@given(document=DOCUMENTS, ensure_ascii=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_depth_of_any_document_is_its_nesting(document, ensure_ascii):
+    assert json_depth(json.dumps(document, ensure_ascii=ensure_ascii).encode()) == depth_of(document)
 
 
 @pytest.mark.parametrize(("path", "method"), JSON_ROUTES, ids=[f"{m} {p}" for p, m in JSON_ROUTES])
