@@ -15,8 +15,10 @@ from service.db import create_pool
 from service.docs import swagger_assets, swagger_ui
 from service.errors import aload_sqlstate_codes, exception_handlers
 from service.health import HealthController
+from service.http_methods import OptionsAnswer
 from service.logs import request_id_middleware
 from service.metrics import metrics
+from service.request_body import StrictRequest
 from service.report.routes import campaign_report_page
 from service.tracking.routes import public_route_handlers
 from service.worker.lifespan import worker_lifespan
@@ -44,13 +46,18 @@ def create_app(database_url: str | None = None) -> Litestar:
         finally:
             await pool.close()
 
-    return Litestar(
+    options_answer = OptionsAnswer()
+    app = Litestar(
         route_handlers=[HealthController, api_router(), *PUBLIC_ROUTE_HANDLERS],
         # The database pool first; the in-process outbox worker (CAMPAIGNS_WORKER_IN_API=1) after it.
         lifespan=[lifespan, worker_lifespan],
         on_startup=[attach_examples],
         middleware=[request_id_middleware],
         exception_handlers=exception_handlers(),
+        # JSON bodies: nesting depth checked before decoding, then decoded strictly (no coercion).
+        request_class=StrictRequest,
+        # OPTIONS lists every method of its path (see service.http_methods).
+        before_request=options_answer,
         # Logging is configured once per process (service.logs.configure_logging); Litestar's own
         # configuration would replace the root handler with another format.
         logging_config=None,
@@ -65,3 +72,5 @@ def create_app(database_url: str | None = None) -> Litestar:
             render_plugins=[swagger_ui()],
         ),
     )
+    options_answer.bind(app)
+    return app

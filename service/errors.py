@@ -5,13 +5,17 @@ db/functions/00_errors.sql; SQLSTATE_CODES is that table, loaded from the databa
 (aload_sqlstate_codes in the app's lifespan; load_sqlstate_codes for a sync connection).
 Integrity errors are mapped by SQLSTATE and refined by constraint name (CONSTRAINT_CODES); request
 validation (Litestar, msgspec) is a 400; anything unmapped is a 500 and is logged with its stack.
+
+A problem's `title` is fixed per `code` (TITLES, else the engine code's description), so a client may
+show or match it; what is particular to this occurrence (the database's message, an id, a path) is
+the `detail`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import psycopg
@@ -24,6 +28,8 @@ from litestar.exceptions import (
 )
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from service.http_methods import allow_value
+
 log = logging.getLogger("campaigns.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -33,9 +39,11 @@ PROBLEM_JSON = "application/problem+json"
 class ErrorCode:
     code: str
     status: int
+    # The engine code's description (a fixed title); not part of what the code means.
+    title: str | None = field(default=None, compare=False)
 
 
-Q_ERROR_CODES = "SELECT sqlstate, code, http_status FROM campaigns.error_codes()"
+Q_ERROR_CODES = "SELECT sqlstate, code, http_status, description FROM campaigns.error_codes()"
 # The class of the engine's own SQLSTATEs.
 ENGINE_SQLSTATE_CLASS = "QC"
 
@@ -50,11 +58,14 @@ class SqlstateCodes(Mapping[str, ErrorCode]):
     def __init__(self) -> None:
         self._codes: dict[str, ErrorCode] = {}
 
-    def load(self, rows: list[tuple[str, str, int]] | list[dict]) -> None:
+    def load(self, rows: list[tuple] | list[dict]) -> None:
         codes = {}
         for row in rows:
-            state, code, status = (row["sqlstate"], row["code"], row["http_status"]) if isinstance(row, dict) else row
-            codes[state] = ErrorCode(code, status)
+            if isinstance(row, dict):
+                state, code, status, description = row["sqlstate"], row["code"], row["http_status"], row.get("description")
+            else:
+                state, code, status, description = (*row, None)[:4]
+            codes[state] = ErrorCode(code, status, description[:1].upper() + description[1:] if description else None)
         self._codes = codes
 
     @property
@@ -138,6 +149,45 @@ CONSTRAINT_CODES: dict[str, ErrorCode] = {
 IN_USE = ErrorCode("IN_USE", 409)
 
 
+# The title of each code the service itself gives (and of codes shared with the engine, so one code has
+# one title wherever it comes from); the engine's other codes take their description.
+TITLES: dict[str, str] = {
+    "VALIDATION_FAILED": "Validation failed",
+    "INVALID_JSON": "The body is not valid JSON",
+    "BAD_REQUEST": "Bad request",
+    "INVALID_CSV": "The CSV cannot be read",
+    "UNAUTHORIZED": "Missing or invalid API key",
+    "NOT_FOUND": "Not found",
+    "METHOD_NOT_ALLOWED": "Method not allowed",
+    "PAYLOAD_TOO_LARGE": "The request body is too large",
+    "UNSUPPORTED_MEDIA_TYPE": "Unsupported media type",
+    "SERVICE_UNAVAILABLE": "Service unavailable",
+    "INTERNAL_ERROR": "Internal server error",
+    "ALREADY_EXISTS": "The object already exists",
+    "REFERENCE_NOT_FOUND": "A referenced object does not exist",
+    "CONSTRAINT_VIOLATED": "A value breaks a rule of the data",
+    "REQUIRED_FIELD_MISSING": "A required value is missing",
+    "INVALID_VALUE": "A value cannot be stored",
+    "CONCURRENT_UPDATE": "Another request changed the same data; retry",
+    "IN_USE": "The object is still in use",
+    "CONTACT_ALREADY_EXISTS": "A contact with this email already exists",
+    "ALREADY_SUPPRESSED": "This email is already suppressed",
+    "SENDER_ALREADY_EXISTS": "A sender with this address already exists",
+    "USER_ALREADY_EXISTS": "A user with this email already exists",
+    "STEP_ORDER_TAKEN": "Another step has this position",
+    "STEP_TARGET_OUTSIDE_CAMPAIGN": "A step target is not a step of this campaign",
+    "STEP_CYCLE": "The steps form a cycle",
+    "INVALID_TIMEZONE": "Not an IANA time zone",
+}
+
+
+def title_of(code: str) -> str | None:
+    """The fixed title of a code (None for a code nobody has titled: the raiser's title stands)."""
+    if code in TITLES:
+        return TITLES[code]
+    return next((c.title for c in SQLSTATE_CODES.values() if c.code == code and c.title), None)
+
+
 class ApiError(Exception):
     """An intended refusal raised by the service itself (not the database)."""
 
@@ -150,7 +200,11 @@ def problem(
     status: int, code: str, title: str, detail: str | None = None, extra: dict | None = None,
     headers: dict[str, str] | None = None, **members: object,
 ) -> Response:
-    body: dict[str, object] = {"type": "about:blank", "title": title, "status": status, "code": code}
+    # The code's fixed title; the raiser's own words, when they differ, lead the detail.
+    fixed = title_of(code)
+    if fixed and title and title.casefold() != fixed.casefold():
+        detail = f"{title}: {detail}" if detail else title
+    body: dict[str, object] = {"type": "about:blank", "title": fixed or title, "status": status, "code": code}
     if detail:
         body["detail"] = detail
     # Extra members never override the problem's own.
@@ -185,30 +239,57 @@ def _database_error(request: Request, exc: psycopg.Error) -> Response:
 
 
 def _validation_errors(extra: object) -> list[dict[str, object]] | None:
+    """Litestar's validation messages as `{message, key, source}`, with `source` one of body, query, path,
+    header or cookie, and `key` the field's path (left out for the body as a whole)."""
     if not isinstance(extra, list):
         return None
     errors = []
     for item in extra:
-        if isinstance(item, dict):
-            errors.append({k: str(v) for k, v in item.items() if k in ("message", "key", "source") and v is not None})
-        else:
+        if not isinstance(item, dict):
             errors.append({"message": str(item)})
+            continue
+        error: dict[str, object] = {"message": str(item.get("message", ""))}
+        key, source = item.get("key"), item.get("source")
+        # ParamType members print as "ParamType.QUERY": a client wants the location's name.
+        source = getattr(source, "value", source)
+        if key == "data" and source in (None, "body"):
+            # The handler's body parameter itself (e.g. a required body left out): the whole body.
+            key, source = None, "body"
+        if key is not None:
+            error["key"] = str(key)
+        if source is not None:
+            error["source"] = str(source)
+        errors.append(error)
     return errors or None
+
+
+def _summary(errors: list[dict[str, object]] | None) -> str | None:
+    """The validation errors in one line: `body tags[0]: Expected `str`; query limit: …`."""
+    parts = []
+    for error in errors or []:
+        where = " ".join(str(error[k]) for k in ("source", "key") if error.get(k) is not None)
+        parts.append(f"{where}: {error['message']}" if where else str(error["message"]))
+    return "; ".join(parts) or None
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, ValidationException):
-        return problem(400, "VALIDATION_FAILED", "Request validation failed", exc.detail, errors=_validation_errors(exc.extra))
+        errors = _validation_errors(exc.extra)
+        return problem(400, "VALIDATION_FAILED", TITLES["VALIDATION_FAILED"], _summary(errors) or exc.detail, errors=errors)
     if isinstance(exc, NotAuthorizedException):
         return problem(401, "UNAUTHORIZED", "Missing or invalid API key", headers={"WWW-Authenticate": 'Bearer realm="campaigns"'})
     if isinstance(exc, NotFoundException):
         return problem(404, "NOT_FOUND", "Not found")
     if exc.status_code == 400:
         code = "INVALID_JSON" if "JSON is malformed" in (exc.detail or "") else "BAD_REQUEST"
-        return problem(400, code, "Bad request", exc.detail)
+        return problem(400, code, TITLES[code], exc.detail)
     code = {405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 503: "SERVICE_UNAVAILABLE"}
     extra = exc.extra if isinstance(exc.extra, dict) else None
-    return problem(exc.status_code, code.get(exc.status_code, "HTTP_ERROR"), exc.detail, extra=extra, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    for name in [n for n in headers if n.lower() == "allow"]:
+        # Every method of the path, in the order OPTIONS gives them.
+        headers["Allow"] = allow_value(headers.pop(name).split(","))
+    return problem(exc.status_code, code.get(exc.status_code, "HTTP_ERROR"), exc.detail, extra=extra, headers=headers or None)
 
 
 def _api_error(request: Request, exc: ApiError) -> Response:
@@ -217,7 +298,7 @@ def _api_error(request: Request, exc: ApiError) -> Response:
 
 def _msgspec_error(request: Request, exc: msgspec.MsgspecError) -> Response:
     # Raised when a handler decodes client input itself (a CSV row, a JSON cell).
-    return problem(400, "VALIDATION_FAILED", "Request validation failed", str(exc))
+    return problem(400, "VALIDATION_FAILED", TITLES["VALIDATION_FAILED"], str(exc))
 
 
 def _unencodable(request: Request, exc: UnicodeError) -> Response:

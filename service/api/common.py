@@ -65,16 +65,20 @@ def patch_query(*, table: str, alias: str, fields: dict[str, str | None], doc: s
 # -- problem details -----------------------------------------------------------------------------
 
 
+# Each status's description, and the code and title of its example (a code's title is fixed: see
+# service.errors.TITLES and the descriptions of campaigns.error_codes()).
 _PROBLEMS: dict[int, tuple[str, str, str]] = {
-    400: ("Invalid request: malformed JSON, unknown field, wrong type or out-of-range value", "VALIDATION_FAILED", "Request validation failed"),
+    400: ("Invalid request: malformed or too deeply nested JSON, unknown field, wrong type or out-of-range value",
+          "VALIDATION_FAILED", "Validation failed"),
     401: ("Missing or invalid API key", "UNAUTHORIZED", "Missing or invalid API key"),
-    403: ("The caller may not do this", "NOT_APPROVER", "this approval is assigned to another user"),
-    404: ("Not found (or another tenant's)", "NOT_FOUND", "campaign not found"),
-    409: ("The object's state does not allow this, or it already exists", "CAMPAIGN_NOT_EDITABLE", "a completed campaign cannot be edited"),
-    413: ("The request body is too large", "PAYLOAD_TOO_LARGE", "Request Entity Too Large"),
-    415: ("Unsupported media type", "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"),
-    422: ("Well-formed but refused by a business rule", "VALIDATION_FAILED", "an argument is out of range or malformed"),
-    503: ("The server lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "not configured"),
+    403: ("The caller may not do this", "NOT_APPROVER", "The approval row is assigned to another user"),
+    404: ("Not found (or another tenant's)", "NOT_FOUND", "Not found"),
+    409: ("The object's state does not allow this, or it already exists", "CAMPAIGN_NOT_EDITABLE",
+          "The campaign's state does not allow this change"),
+    413: ("The request body is too large", "PAYLOAD_TOO_LARGE", "The request body is too large"),
+    415: ("Unsupported media type", "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+    422: ("Well-formed but refused by a business rule", "VALIDATION_FAILED", "Validation failed"),
+    503: ("The server lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "Service unavailable"),
 }
 
 
