@@ -683,6 +683,13 @@ CREATE FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with tim
 
 COMMENT ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) IS 'Completes active campaigns with no enrollment left in enrolled, active or paused and no mail queued or sending; completes active or paused campaigns whose end_date is at or before p_as_of (their enrollments exit with reason campaign_ended, queued mail is cancelled). Returns the number completed. Run by pg_cron hourly.';
 
+CREATE FUNCTION campaigns.contact_timeline(p_contact_id uuid) RETURNS TABLE(occurred_at timestamp with time zone, kind text, campaign_id uuid, campaign_name text, enrollment_id uuid, step_id uuid, message_id uuid, status text, exit_reason text, ended_at timestamp with time zone, subject text, sent_at timestamp with time zone, smtp_reply text, last_error text, event_type text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) IS 'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) and email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids. Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';
+
 CREATE FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -2427,6 +2434,10 @@ GRANT ALL ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) TO campaign
 REVOKE ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
 
