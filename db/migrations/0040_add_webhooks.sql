@@ -75,6 +75,8 @@ CREATE POLICY tenant_isolation ON campaigns.webhook_subscriptions FOR ALL TO cam
 CREATE POLICY tenant_isolation ON campaigns.webhook_deliveries FOR ALL TO campaigns_app
     USING (tenant_id = NULLIF(current_setting('campaigns.tenant_id', true), '')::uuid)
     WITH CHECK (tenant_id = NULLIF(current_setting('campaigns.tenant_id', true), '')::uuid);
--- Changed only through the webhook functions (db/functions/80_webhooks.sql); the secret is not for
+-- Written through the webhook functions (db/functions/8*_webhook_*.sql) under the tenant's RLS; the secret is not for
 -- BI, so the read-only role gets neither table.
 GRANT SELECT ON campaigns.webhook_subscriptions, campaigns.webhook_deliveries TO campaigns_app;
+GRANT INSERT, UPDATE, DELETE ON campaigns.webhook_subscriptions TO campaigns_app;
+GRANT INSERT ON campaigns.webhook_deliveries TO campaigns_app;

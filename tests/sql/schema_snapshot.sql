@@ -2681,7 +2681,7 @@ REVOKE ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_worker;
 
-GRANT SELECT ON TABLE campaigns.webhook_subscriptions TO campaigns_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.webhook_subscriptions TO campaigns_app;
 
 REVOKE ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2804,7 +2804,7 @@ REVOKE ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_wor
 GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_worker;
 
-GRANT SELECT ON TABLE campaigns.webhook_deliveries TO campaigns_app;
+GRANT SELECT,INSERT ON TABLE campaigns.webhook_deliveries TO campaigns_app;
 
 REVOKE ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
