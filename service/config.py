@@ -113,6 +113,19 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks (service.webhooks): what the worker may call and how."""
+
+    allowed_networks: str = setting("CAMPAIGNS_WEBHOOK_ALLOWED_NETWORKS", "", shown="none",
+                                    doc="CIDRs (comma-separated) of internal addresses webhooks may still call, e.g. `127.0.0.0/8`; loopback, private and link-local targets are refused otherwise")
+    timeout_seconds: float = setting("CAMPAIGNS_WEBHOOK_TIMEOUT_SECONDS", 10.0, float,
+                                     doc="how long one webhook POST may take before it counts as failed")
+    concurrency: int = setting("CAMPAIGNS_WEBHOOK_CONCURRENCY", 8, int, doc="webhook POSTs in flight per worker process")
+    retry_base_seconds: float = setting("CAMPAIGNS_WEBHOOK_RETRY_BASE_SECONDS", 5.0, float,
+                                        doc="scales the retry schedule 5 s, 5 min, 30 min, 2 h, 5 h, 10 h… (in SQL); for tests")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     # auto: readable lines on a terminal, JSON lines otherwise.
     format: str = setting("CAMPAIGNS_LOG_FORMAT", "auto", _lower, choices=LOG_FORMATS,
@@ -137,6 +150,7 @@ class Settings:
     links: LinkSettings = field(default_factory=LinkSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     dev: DevSettings = field(default_factory=DevSettings)
 

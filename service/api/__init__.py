@@ -22,12 +22,13 @@ from service.api.suppressions import SuppressionController
 from service.api.templates import TemplateController
 from service.api.usage import UsageController
 from service.api.users import UserController
+from service.api.webhooks import WebhookController
 
 CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
-    CampaignAlertController,
+    CampaignAlertController, WebhookController,
 ]
 
 

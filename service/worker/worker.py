@@ -37,6 +37,7 @@ from uuid import UUID
 
 from service.metrics import CLAIM_SECONDS, SEND_RESULTS, SEND_SECONDS
 from service.tracking.tokens import TokenSigner
+from service.webhooks.sender import WebhookSender
 from service.worker.compose import Composer
 from service.worker.connection import DbConnection, is_connection_error, redact_dsn
 from service.worker.options import WorkerOptions
@@ -103,12 +104,19 @@ class Worker:
         self._recorder = Recorder(self.dsn, self.worker_id, opts, self.stats)
         self._recorder.start()
         listener = None if self.once else asyncio.create_task(self._listen(), name="listener")
+        # The webhook outbox is delivered beside the mail, by the same process (service.webhooks).
+        webhooks = asyncio.create_task(
+            WebhookSender(self.dsn, self.worker_id, poll_seconds=opts.poll_seconds, once=self.once).run(self._stopping),
+            name="webhooks")
         claimer_db = DbConnection(self.dsn, "claimer")
         try:
             await self._claim_loop(claimer_db)
+            if self.once:
+                await webhooks
         finally:
             self.stop()
             await self._shutdown()
+            await asyncio.gather(webhooks, return_exceptions=True)
             if listener is not None:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)

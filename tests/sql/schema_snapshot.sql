@@ -269,6 +269,11 @@ CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zon
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._enqueue_webhooks(p_events jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -542,6 +547,46 @@ CREATE FUNCTION campaigns._validate_step() RETURNS trigger
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhook_secret() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_ab_tests() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_campaigns() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_email_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_enrollments() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_messages_sent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_wanted(p_types text[]) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
@@ -662,6 +707,13 @@ CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFA
 
 COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
 
+CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEFAULT 50, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(delivery_id uuid, tenant_id uuid, subscription_id uuid, url text, secret text, event_id text, event_type text, payload jsonb, attempt integer, lease_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due webhook deliveries (queued and due, or sending with an expired lease: the worker died) to worker p_worker for p_lease, with the subscription''s URL and secret to sign with. SKIP LOCKED: concurrent workers take disjoint rows. Record each with record_webhook_result.';
+
 CREATE FUNCTION campaigns.clone_campaign(p_campaign_id uuid) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -750,6 +802,32 @@ CREATE FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text DEFAUL
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) IS 'Mints an API key for a user of the current tenant (setting campaigns.tenant_id), by an admin or for oneself (QC403 otherwise, QC404 for a user of another tenant). The key is returned once; only its sha256 is stored.';
+
+CREATE TABLE campaigns.webhook_subscriptions (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    url text NOT NULL,
+    event_types text[] NOT NULL,
+    description text,
+    secret text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    failing_since timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_webhook_subscriptions_disabled CHECK ((enabled = (disabled_at IS NULL))),
+    CONSTRAINT ck_webhook_subscriptions_event_types CHECK ((((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 32)) AND (event_types <@ ARRAY['message.sent'::text, 'message.delivered'::text, 'message.opened'::text, 'message.clicked'::text, 'message.replied'::text, 'message.bounced'::text, 'message.complained'::text, 'message.unsubscribed'::text, 'enrollment.started'::text, 'enrollment.completed'::text, 'enrollment.exited'::text, 'campaign.launched'::text, 'campaign.paused'::text, 'campaign.completed'::text, 'ab_test.decided'::text]))),
+    CONSTRAINT ck_webhook_subscriptions_secret CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text)),
+    CONSTRAINT ck_webhook_subscriptions_url CHECK (((url ~ '^https?://[^/?#\s]+'::text) AND (length(url) <= 2048)))
+);
+
+CREATE FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text DEFAULT NULL::text, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_subscriptions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Subscribes a URL (http or https) to event types (message.sent, .delivered, .opened, .clicked, .replied, .bounced, .complained, .unsubscribed; enrollment.started, .completed, .exited; campaign.launched, .paused, .completed; ab_test.decided) for the tenant (default: the API transaction''s), with a new Standard Webhooks secret (whsec_…). Bad URLs or unknown types violate ck_webhook_subscriptions_url / _event_types. Whether the target may be a private address is the service''s check (it resolves names), not this function''s.';
 
 CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[] DEFAULT NULL::text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -976,6 +1054,46 @@ CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[
 
 COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
 
+CREATE FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_response_body text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:00:05'::interval, p_failing_limit interval DEFAULT '3 days'::interval) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) IS 'Records one try of a leased webhook delivery, only while worker p_worker holds its lease (else NULL, nothing changes). A 2xx is delivered (and ends the subscription''s run of failures); anything else (another status, or p_error for no response: timeout, refused connection, a refused target address) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (p_retry_base scales the schedule) ± 10%, until the delivery''s 3 days are over (failed). A subscription failing without one success for p_failing_limit (3 days) is disabled with the reason, its queued deliveries fail, and a notice goes to channel campaigns_webhooks_disabled. Returns the delivery''s new status.';
+
+CREATE TABLE campaigns.webhook_deliveries (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    event_id text NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_expires_at timestamp with time zone,
+    locked_by text,
+    response_status integer,
+    response_body text,
+    latency_ms integer,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '3 days'::interval) NOT NULL,
+    delivered_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    CONSTRAINT ck_webhook_deliveries_attempts CHECK ((attempts >= 0)),
+    CONSTRAINT ck_webhook_deliveries_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_webhook_deliveries_payload CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT ck_webhook_deliveries_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'delivered'::text, 'failed'::text])))
+);
+
+CREATE FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_deliveries
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload, due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
+
 CREATE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -997,6 +1115,13 @@ CREATE FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp w
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) IS 'Materialises a dynamic segment''s membership into segment_contacts as of p_as_of, set-based and wholesale (members that no longer match are removed, new matches added with added_via rule_match), and recounts contact_count; a static segment is only recounted. Returns (added, removed, contact_count). QC404 when the segment is not visible.';
+
+CREATE FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) IS 'Gives back a leased webhook delivery that was not tried (the worker is stopping): queued again, no try spent. Only while p_worker holds the lease.';
 
 CREATE FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) RETURNS TABLE(added integer, removed integer, contact_count integer)
     LANGUAGE plpgsql
@@ -1165,6 +1290,13 @@ CREATE FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_chan
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) IS 'Applies the fields present in p_changes to a step (null clears). Not on a completed campaign (QC205). On an active or paused campaign the step type cannot change while contacts stand on the step or mail was sent from it (QC206); content, waits, rules and links may. Validated as create_step.';
+
+CREATE FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_subscriptions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Changes a subscription''s url, event_types, description or enabled (other keys: QC422; unknown id: QC404). Disabling records "disabled by a user"; enabling clears the disabled reason and the run of failures, so a subscription the engine disabled can be turned on again once its receiver is fixed. Deliveries already failed stay failed (redeliver_webhook sends one again).';
 
 CREATE FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id()) RETURNS TABLE(row_index integer, contact_id uuid, outcome text, error_code text, error_field text, error_message text)
     LANGUAGE plpgsql
@@ -1633,6 +1765,12 @@ ALTER TABLE ONLY campaigns.timezone_names
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT pk_users PRIMARY KEY (id);
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT pk_webhook_deliveries PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT pk_webhook_subscriptions PRIMARY KEY (id);
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT pk_workspaces PRIMARY KEY (id);
 
@@ -1714,6 +1852,12 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT uq_users_tenant_id UNIQUE (tenant_id, id);
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT uq_webhook_deliveries_tenant_id UNIQUE (tenant_id, id);
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT uq_webhook_subscriptions_tenant_id UNIQUE (tenant_id, id);
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT uq_workspaces_tenant_id UNIQUE (tenant_id, id);
 
@@ -1782,6 +1926,12 @@ CREATE INDEX ix_suppression_audit_tenant ON campaigns.suppression_audit USING bt
 
 CREATE INDEX ix_suppressions_tenant_added ON campaigns.suppressions USING btree (tenant_id, added_at DESC, id);
 
+CREATE INDEX ix_webhook_deliveries_claim ON campaigns.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX ix_webhook_deliveries_lease ON campaigns.webhook_deliveries USING btree (lease_expires_at) WHERE (status = 'sending'::text);
+
+CREATE INDEX ix_webhook_deliveries_subscription ON campaigns.webhook_deliveries USING btree (tenant_id, subscription_id, created_at);
+
 CREATE UNIQUE INDEX uq_ab_test_variants_control ON campaigns.ab_test_variants USING btree (tenant_id, ab_test_id) WHERE is_control;
 
 CREATE UNIQUE INDEX uq_contacts_tenant_email ON campaigns.contacts USING btree (tenant_id, lower(email));
@@ -1802,6 +1952,12 @@ CREATE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests FOR EACH R
 
 CREATE TRIGGER trg_ab_tests_validate BEFORE INSERT OR UPDATE ON campaigns.ab_tests FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_test();
 
+CREATE CONSTRAINT TRIGGER trg_ab_tests_webhooks AFTER UPDATE OF status ON campaigns.ab_tests DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION campaigns._webhooks_on_ab_tests();
+
+CREATE TRIGGER trg_campaign_contacts_webhooks_insert AFTER INSERT ON campaigns.campaign_contacts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_enrollments();
+
+CREATE TRIGGER trg_campaign_contacts_webhooks_update AFTER UPDATE ON campaigns.campaign_contacts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_enrollments();
+
 CREATE TRIGGER trg_campaign_steps_targets BEFORE INSERT OR UPDATE OF campaign_id, email_step_id, next_step_id, true_next_step_id, false_next_step_id ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._check_step_targets();
 
 CREATE TRIGGER trg_campaign_steps_touch BEFORE UPDATE ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
@@ -1812,9 +1968,15 @@ CREATE TRIGGER trg_campaigns_outbox_hold AFTER UPDATE OF status ON campaigns.cam
 
 CREATE TRIGGER trg_campaigns_touch BEFORE UPDATE ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
+CREATE CONSTRAINT TRIGGER trg_campaigns_webhooks AFTER UPDATE OF status ON campaigns.campaigns DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION campaigns._webhooks_on_campaigns();
+
 CREATE TRIGGER trg_contacts_outbox_hold AFTER UPDATE OF status ON campaigns.contacts FOR EACH ROW WHEN (((old.status = 'active'::text) AND (new.status <> 'active'::text))) EXECUTE FUNCTION campaigns._notify_outbox_hold();
 
 CREATE TRIGGER trg_contacts_touch BEFORE UPDATE ON campaigns.contacts FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE TRIGGER trg_email_events_webhooks AFTER INSERT ON campaigns.email_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_email_events();
+
+CREATE TRIGGER trg_email_messages_webhooks AFTER UPDATE ON campaigns.email_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_messages_sent();
 
 CREATE TRIGGER trg_segments_touch BEFORE UPDATE ON campaigns.segments FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
@@ -1987,6 +2149,12 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT fk_webhook_deliveries_subscription FOREIGN KEY (tenant_id, subscription_id) REFERENCES campaigns.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT fk_webhook_subscriptions_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT fk_workspaces_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
@@ -2089,6 +2257,10 @@ CREATE POLICY tenant_isolation ON campaigns.tenants TO campaigns_app USING ((id 
 
 CREATE POLICY tenant_isolation ON campaigns.users TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
+CREATE POLICY tenant_isolation ON campaigns.webhook_deliveries TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.webhook_subscriptions TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.workspaces TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
@@ -2096,6 +2268,10 @@ ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE campaigns.tenants ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.users ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.workspaces ENABLE ROW LEVEL SECURITY;
 
@@ -2195,6 +2371,10 @@ GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_w
 REVOKE ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_app;
@@ -2362,6 +2542,38 @@ REVOKE ALL ON FUNCTION campaigns._validate_step() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhook_secret() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhook_secret() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhook_secret() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_ab_tests() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_ab_tests() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_ab_tests() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_campaigns() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_campaigns() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_campaigns() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_email_events() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_email_events() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_email_events() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_enrollments() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_enrollments() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_enrollments() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_messages_sent() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_messages_sent() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_messages_sent() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_worker;
@@ -2423,6 +2635,10 @@ GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step
 REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) TO campaigns_worker;
@@ -2464,6 +2680,12 @@ GRANT ALL ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role te
 REVOKE ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.webhook_subscriptions TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) TO campaigns_app;
@@ -2578,6 +2800,16 @@ GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker t
 REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_worker;
+
+GRANT SELECT,INSERT ON TABLE campaigns.webhook_deliveries TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2589,6 +2821,10 @@ GRANT ALL ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with 
 REVOKE ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_app;
@@ -2675,6 +2911,10 @@ GRANT ALL ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes json
 REVOKE ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_app;
