@@ -650,7 +650,7 @@ CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, and the 20 latest failures. Runs as the caller (tenant-scoped through the API).';
+COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, dead letters counted by failure_kind (dead_letters), and the 20 latest failures with their kind. Runs as the caller (tenant-scoped through the API).';
 
 CREATE FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
