@@ -161,6 +161,22 @@ def test_a_relay_down_for_hours_is_retried_for_the_whole_default_lifetime(conn):
     assert max(gaps) <= 3600 * 1.25 and gaps[0] <= 75
 
 
+def test_a_retry_still_due_when_its_campaign_ends_or_its_enrollment_exits_is_cancelled(conn):
+    box = make_outbox(conn, 2)
+    a, b = claim(conn)
+    for r in (a, b):
+        assert record(conn, r["message_id"], "retry", error="451 greylisted") == "queued"
+    conn.execute("UPDATE campaigns.campaign_contacts SET status = 'exited', exit_reason = 'replied', exited_at = now() "
+                 "WHERE id = %s", (a["enrollment_id"],))
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    with conn.transaction(force_rollback=True):
+        assert [r["message_id"] for r in claim(conn, as_of=later)] == [b["message_id"]]
+    conn.execute("UPDATE campaigns.campaigns SET status = 'completed', completed_at = now() WHERE id = %s", (box.campaign_id,))
+    assert claim(conn, as_of=later) == []
+    assert statuses(conn, box.campaign_id) == {"cancelled": 2}
+    assert message(conn, b["message_id"])["last_error"] == "cancelled at send time: campaign completed"
+
+
 def test_permanent_failures_fail_at_once_with_their_kind(conn):
     box = make_outbox(conn, 3)
     a, b, c = claim(conn)
