@@ -331,7 +331,8 @@ def test_requeue_filters(conn):
     t = make_tenant(conn)
     a = make_outbox(conn, 3, tenant=t)
     b = make_outbox(conn, 2, tenant=t)
-    rows = claim(conn)
+    # a's three first (failed 0, 1 and 2 days after base), then b's two (0 and 1 day)
+    rows = sorted(claim(conn), key=lambda r: (r["campaign_id"] != a.campaign_id, str(r["message_id"])))
     base = datetime.now(timezone.utc) - timedelta(days=3)
     for i, r in enumerate(rows):
         record(conn, r["message_id"], "rejected")
