@@ -56,8 +56,10 @@ def test_sigkill_20_times_while_2000_messages_go_out(conn, db_url, smtp, tmp_pat
     rng = random.Random(20260302)
     kills: list[float] = []
     log = tmp_path / "workers.log"
-    for _ in range(kills_wanted):
+    for i in range(kills_wanted):
         proc = spawn_worker(db_url, smtp, log=log, **settings)
+        # Once it runs (a loaded machine may take seconds to start Python), so the kill meets claimed mail.
+        wait_started(log, i + 1)
         time.sleep(rng.uniform(0.2, 0.9))  # the fault itself: a kill at a random moment, not a wait for anything
         proc.kill()
         proc.wait(10)
