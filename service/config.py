@@ -103,6 +103,15 @@ class WorkerSettings:
     # First retry delay; doubled per attempt up to retry_max_seconds (the formula is in SQL).
     retry_base_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS", 60.0, float, doc="first retry delay (doubled per attempt, in SQL)")
     retry_max_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS", 3600.0, float, doc="the longest retry delay")
+    # A transient failure is retried until this long after the first one (then a dead letter:
+    # retry_lifetime_expired); a sender account's or tenant's retry_lifetime takes precedence.
+    retry_lifetime_seconds: float = setting(
+        "CAMPAIGNS_WORKER_RETRY_LIFETIME_SECONDS", 172800.0, float,
+        doc="how long transient failures are retried, from the first one, unless the sender account or tenant sets `retry_lifetime` (2 days)")
+    # Expired leases (a worker died holding the message) taken over at most this many times; the
+    # next expiry makes the message a dead letter (worker_crashed).
+    max_reclaims: int = setting("CAMPAIGNS_WORKER_MAX_RECLAIMS", 5, int,
+                                doc="how many times a dead worker's message is taken over before it is a dead letter (`worker_crashed`)")
     shutdown_seconds: float = setting("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS", 30.0, float,
                                       doc="how long SIGTERM waits for in-flight sends")
     # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.

@@ -170,8 +170,8 @@ class Worker:
         conn = await db.get()
         started = time.monotonic()
         cursor = await conn.execute(
-            "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, make_interval(secs => %s))",
-            (self.worker_id, limit, self.options.lease_seconds),
+            "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, make_interval(secs => %s), p_max_reclaims => %s)",
+            (self.worker_id, limit, self.options.lease_seconds, self.options.max_reclaims),
         )
         rows = await cursor.fetchall()
         self.stats.claim_seconds += time.monotonic() - started

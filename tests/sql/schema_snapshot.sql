@@ -423,13 +423,23 @@ CREATE TABLE campaigns.email_messages (
     ab_variant_id uuid,
     failed_at timestamp with time zone,
     subject text,
+    retry_expires_at timestamp with time zone,
+    lease_reclaims integer DEFAULT 0 NOT NULL,
+    failure_kind text,
     CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
     CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
     CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
+    CONSTRAINT ck_email_messages_failure_kind CHECK ((failure_kind = ANY (ARRAY['bounced'::text, 'rejected'::text, 'retry_lifetime_expired'::text, 'worker_crashed'::text, 'render_limit'::text, 'attempts_exhausted'::text]))),
+    CONSTRAINT ck_email_messages_failure_kind_status CHECK (((failure_kind IS NULL) OR (status = 'failed'::text))),
     CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_lease_reclaims CHECK ((lease_reclaims >= 0)),
     CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
     CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
 );
+
+COMMENT ON COLUMN campaigns.email_messages.attempts IS 'SMTP attempts whose result was recorded (sent, retry, failed, rejected); a claim or a release does not count.';
+
+COMMENT ON COLUMN campaigns.email_messages.max_attempts IS 'Unused since retry lifetimes (kept for compatibility): transient failures are retried until retry_expires_at.';
 
 CREATE FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -452,6 +462,13 @@ CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._relay_key(p_host text, p_port integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._relay_key(p_host text, p_port integer) IS 'The key naming a sender account''s SMTP relay in claim_outbox_batch (p_down_relays, relay_key): the empty string for the worker''s default relay (no smtp_host), else lower(host) || '':'' || port, with nothing after the colon when no port is set (the security mode''s default port).';
+
 CREATE FUNCTION campaigns._require_admin() RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -461,6 +478,15 @@ CREATE FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_ca
     LANGUAGE sql
     SET search_path TO 'pg_catalog'
     AS <body>;
+
+COMMENT ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) IS 'The delay before the next try after p_attempts tries: least(p_base * 2^(p_attempts-1), p_cap) ± 25% jitter.';
+
+CREATE FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval DEFAULT NULL::interval) RETURNS interval
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) IS 'How long a message of this tenant and sender account keeps being retried after its first transient failure: sender_accounts.retry_lifetime, else tenants.retry_lifetime, else p_default (the worker''s setting), else 2 days.';
 
 CREATE FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -669,7 +695,7 @@ CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, and the 20 latest failures. Runs as the caller (tenant-scoped through the API).';
+COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, dead letters counted by failure_kind (dead_letters), and the 20 latest failures with their kind. Runs as the caller (tenant-scoped through the API).';
 
 CREATE FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -700,12 +726,12 @@ CREATE FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uu
 
 COMMENT ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) IS 'choose_ab_winner for the A/B test of a campaign''s email step (QC404 when the step has none).';
 
-CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, max_attempts integer, lease_expires_at timestamp with time zone, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
+CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now(), p_max_reclaims integer DEFAULT 5, p_down_relays text[] DEFAULT '{}'::text[]) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, lease_reclaims integer, reclaimed boolean, lease_expires_at timestamp with time zone, retry_expires_at timestamp with time zone, relay_key text, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
 
 CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEFAULT 50, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(delivery_id uuid, tenant_id uuid, subscription_id uuid, url text, secret text, event_id text, event_type text, payload jsonb, attempt integer, lease_expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1039,20 +1065,20 @@ CREATE FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type tex
 
 COMMENT ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) IS 'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: the message''s earliest delivered/open/click/reply/unsubscribe/bounce/complaint times (an event reported late but earlier moves them back) and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
 
-CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_subject text DEFAULT NULL::text, p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS text
+CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_subject text DEFAULT NULL::text, p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval, p_retry_lifetime interval DEFAULT NULL::interval) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
+COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), but no later than retry_expires_at (first transient failure + _retry_lifetime: sender account, tenant, p_retry_lifetime, 2 days), so the last try comes at the end of the lifetime; a retry at or after retry_expires_at fails the message (failure_kind retry_lifetime_expired). failed (5xx for the recipient): failed (bounced), counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed (rejected, or render_limit when p_error starts with render_limit:) without bounce. release (not attempted): queued again. Every outcome but release counts one attempt (max_attempts is no longer a limit). Returns the new status.';
 
-CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS TABLE(message_id uuid, status text)
+CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval, p_retry_lifetime interval DEFAULT NULL::interval) RETURNS TABLE(message_id uuid, status text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
+COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
 
 CREATE FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_response_body text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:00:05'::interval, p_failing_limit interval DEFAULT '3 days'::interval) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1168,6 +1194,13 @@ CREATE FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) IS 'Opens a new approval round for a draft or scheduled campaign (QC409 otherwise, or while a round is pending): one pending row per {user_id, role} in p_approvers (roles campaign_manager, compliance_officer). requested_by is the API caller. Returns the new rows.';
+
+CREATE FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[] DEFAULT NULL::uuid[], p_campaign_id uuid DEFAULT NULL::uuid, p_failure_kind text DEFAULT NULL::text, p_failed_after timestamp with time zone DEFAULT NULL::timestamp with time zone, p_failed_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(message_id uuid, outcome text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Puts the tenant''s dead letters (failed outbox messages) back in the queue: those matching every given filter (message ids, campaign, failure_kind, failed_at >= p_failed_after and < p_failed_before); at least one filter is required (QC422), as is a known failure_kind (QC422) and a tenant (default: the API transaction''s; QC422 without one); a range whose start is after its end is QC301. A requeued message is queued at p_as_of with a fresh retry lifetime (retry_expires_at, lease_reclaims and failure_kind cleared; attempts kept). One row per message considered, with outcome: requeued; suppressed (left failed: the address is suppressed for the tenant or globally, or the contact is no longer active, e.g. bounced or unsubscribed); campaign_ended (left failed: the campaign is no longer active or paused); enrollment_exited (left failed: the contact left the sequence); not_found (an id of p_message_ids that is not a failed message of the tenant: unknown, another tenant''s, not failed, or requeued by a concurrent call). Concurrent calls requeue each message once (rows are locked in id order and re-checked).';
 
 CREATE FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -1381,11 +1414,13 @@ CREATE TABLE campaigns.tenants (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     max_emails_per_contact_per_day integer,
     min_hours_between_emails numeric(5,2),
+    retry_lifetime interval,
     CONSTRAINT ck_tenants_contact_cap CHECK (((max_emails_per_contact_per_day IS NULL) OR (max_emails_per_contact_per_day > 0))),
     CONSTRAINT ck_tenants_contact_gap CHECK (((min_hours_between_emails IS NULL) OR (min_hours_between_emails > (0)::numeric))),
     CONSTRAINT ck_tenants_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
     CONSTRAINT ck_tenants_quota CHECK (((monthly_email_quota IS NULL) OR (monthly_email_quota > 0))),
     CONSTRAINT ck_tenants_rate CHECK (((max_send_rate_per_second IS NULL) OR (max_send_rate_per_second > (0)::numeric))),
+    CONSTRAINT ck_tenants_retry_lifetime CHECK (((retry_lifetime IS NULL) OR ((retry_lifetime >= '00:01:00'::interval) AND (retry_lifetime <= '30 days'::interval)))),
     CONSTRAINT ck_tenants_settings CHECK ((jsonb_typeof(settings) = 'object'::text)),
     CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0))
 );
@@ -1551,24 +1586,21 @@ CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
     m.to_email,
     m.smtp_message_id,
     m.sender_account_id,
-        CASE
-            WHEN (m.bounced_at IS NOT NULL) THEN 'bounced'::text
-            WHEN (m.attempts >= m.max_attempts) THEN 'attempts_exhausted'::text
-            ELSE 'rejected'::text
-        END AS failure_kind,
+    m.failure_kind,
     m.attempts,
-    m.max_attempts,
+    m.lease_reclaims,
     m.last_error,
     m.smtp_response,
     m.queued_at,
     m.failed_at,
+    m.retry_expires_at,
     m.locked_by AS last_worker
    FROM ((campaigns.email_messages m
      JOIN campaigns.campaigns c ON (((c.tenant_id = m.tenant_id) AND (c.id = m.campaign_id))))
      JOIN campaigns.campaign_steps s ON (((s.tenant_id = m.tenant_id) AND (s.id = m.step_id))))
   WHERE (m.status = 'failed'::text);
 
-COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
+COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue) with why (failure_kind: bounced, rejected, retry_lifetime_expired, worker_crashed, render_limit, or attempts_exhausted for rows failed before retry lifetimes), campaign, step, recorded attempts, lease reclaims, the last error and SMTP reply (smtp_response), when the retry lifetime ended (retry_expires_at) and the last worker. campaigns.requeue_dead_letters puts them back. Under RLS for campaigns_app.';
 
 CREATE TABLE campaigns.email_events (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
@@ -1625,10 +1657,12 @@ CREATE TABLE campaigns.sender_accounts (
     smtp_security text,
     smtp_username text,
     smtp_password_env text,
+    retry_lifetime interval,
     CONSTRAINT ck_sender_accounts_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_sender_accounts_from_email CHECK ((from_email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT ck_sender_accounts_min_gap CHECK (((min_gap_seconds IS NULL) OR (min_gap_seconds > 0))),
     CONSTRAINT ck_sender_accounts_reply_to CHECK (((reply_to_email IS NULL) OR (reply_to_email ~ '^[^@\s]+@[^@\s]+$'::text))),
+    CONSTRAINT ck_sender_accounts_retry_lifetime CHECK (((retry_lifetime IS NULL) OR ((retry_lifetime >= '00:01:00'::interval) AND (retry_lifetime <= '30 days'::interval)))),
     CONSTRAINT ck_sender_accounts_smtp_host CHECK (((smtp_host IS NULL) OR (smtp_host ~ '^[A-Za-z0-9.:\[\]-]{1,255}$'::text))),
     CONSTRAINT ck_sender_accounts_smtp_password_env CHECK (((smtp_password_env IS NULL) OR (smtp_password_env ~ '^SMTP_PASSWORD_[A-Z0-9_]{1,64}$'::text))),
     CONSTRAINT ck_sender_accounts_smtp_port CHECK (((smtp_port IS NULL) OR ((smtp_port >= 1) AND (smtp_port <= 65535)))),
@@ -2470,6 +2504,10 @@ REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._require_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_worker;
@@ -2477,6 +2515,10 @@ GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_worker;
 REVOKE ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2632,8 +2674,8 @@ REVOKE ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_ste
 GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2794,11 +2836,11 @@ REVOKE ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_t
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_app;
@@ -2843,6 +2885,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_approvals TO campa
 REVOKE ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
