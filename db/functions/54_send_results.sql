@@ -144,10 +144,10 @@ DECLARE
     v_response text := left(p_smtp_response, 1000);
     v_error    text := left(p_error, 1000);
 BEGIN
-    IF p_outcome IS NULL OR p_outcome NOT IN ('sent', 'retry', 'failed', 'rejected', 'release') THEN
+    IF p_outcome IS NULL OR p_outcome NOT IN ('sent', 'retry', 'failed', 'rejected', 'release', 'render_limit') THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'unknown send outcome',
             DETAIL = format('outcome=%s', p_outcome),
-            HINT = 'One of sent, retry, failed (recipient refused), rejected (refused, not the recipient), release.';
+            HINT = 'One of sent, retry, failed (recipient refused), rejected (refused, not the recipient), release, render_limit.';
     END IF;
     IF p_retry_base IS NULL OR p_retry_base <= interval '0' OR p_retry_cap IS NULL OR p_retry_cap < p_retry_base THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_retry_base must be positive and p_retry_cap at least as long';
@@ -215,6 +215,16 @@ BEGIN
         UPDATE campaigns.email_messages
         SET status = 'failed', failed_at = p_as_of, lease_expires_at = NULL, smtp_response = v_response,
             last_error = coalesce(v_error, v_response, 'rejected')
+        WHERE id = p_message_id;
+        RETURN 'failed';
+
+    WHEN 'render_limit' THEN
+        -- The content went over a render limit before anything was sent: a dead letter at once (a
+        -- retry would go over it again), the claim's attempt given back (no SMTP try was made), not
+        -- counted as sent, no bounce.
+        UPDATE campaigns.email_messages
+        SET status = 'failed', failed_at = p_as_of, lease_expires_at = NULL, attempts = greatest(attempts - 1, 0),
+            last_error = coalesce(v_error, 'render_limit: a render limit was exceeded')
         WHERE id = p_message_id;
         RETURN 'failed';
 

@@ -1413,6 +1413,7 @@ CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
     m.smtp_message_id,
     m.sender_account_id,
         CASE
+            WHEN (m.last_error ~~ 'render\_limit:%'::text) THEN 'render_limit'::text
             WHEN (m.bounced_at IS NOT NULL) THEN 'bounced'::text
             WHEN (m.attempts >= m.max_attempts) THEN 'attempts_exhausted'::text
             ELSE 'rejected'::text
@@ -1429,7 +1430,7 @@ CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
      JOIN campaigns.campaign_steps s ON (((s.tenant_id = m.tenant_id) AND (s.id = m.step_id))))
   WHERE (m.status = 'failed'::text);
 
-COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
+COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted), content over a render limit, never sent (render_limit) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
 
 CREATE TABLE campaigns.email_events (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
