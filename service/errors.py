@@ -178,6 +178,11 @@ TITLES: dict[str, str] = {
     "STEP_TARGET_OUTSIDE_CAMPAIGN": "A step target is not a step of this campaign",
     "STEP_CYCLE": "The steps form a cycle",
     "INVALID_TIMEZONE": "Not an IANA time zone",
+    # The save-time Liquid check (service/liquid.py) of steps, A/B variants and templates.
+    "TEMPLATE_SYNTAX_ERROR": "The template is not valid Liquid",
+    "TEMPLATE_UNKNOWN_FILTER": "The template uses an unknown filter",
+    "TEMPLATE_TAG_NOT_ALLOWED": "The template uses a tag that is not allowed",
+    "TEMPLATE_LIMIT_EXCEEDED": "The template goes over a render limit",
 }
 
 
