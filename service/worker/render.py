@@ -1,6 +1,6 @@
 """Rendering subject, HTML and text with python-liquid (filters and shorthand: service/liquid.py).
 
-- Context: the contact's standard fields under snake_case and the camelCase names older templates use
+- Context: service.liquid.build_context (re-exported here): the contact's standard fields under snake_case and the camelCase names older templates use
   (`first_name` / `firstName` …), custom fields as `custom.x` and `customField.x`, the sender, the
   campaign and `unsubscribe_url`.
 - Shorthand fallbacks `{{firstName|there}}` and `{{company|"Your company"}}` are rewritten to

@@ -9,7 +9,8 @@ the message fails with reason render_limit (RenderLimitError); the event loop ne
 render longer than one slice.
 
 Two memories keep a hostile template from costing its full budget on every message:
-- templates that ran past the slice go to a thread straight away next time;
+- templates that needed more CPU than the slice go to a thread straight away next time (a slice
+  that ran out because the machine was busy sends that one message through a thread, no more);
 - templates that ran out of the thread budget fail at once for a while (FAILED_FOR_SECONDS): a
   template that needs a second of CPU for one contact is not an email, and its other messages must
   not hold the relay's senders for a second each.
@@ -55,9 +56,11 @@ def _remember(memory: OrderedDict, key: int, value: Any) -> None:
         memory.popitem(last=False)
 
 
-def _compose_in_thread(composer: Composer, row: dict[str, Any], seconds: float) -> Composed:
+def _compose_in_thread(composer: Composer, row: dict[str, Any], seconds: float) -> tuple[Composed, float]:
     # The budget starts here, in the thread that renders (CPU time is per thread).
-    return composer.compose(row, Budget(seconds, wall_seconds=seconds * 10))
+    started = time.thread_time()
+    composed = composer.compose(row, Budget(seconds, wall_seconds=seconds * 10))
+    return composed, time.thread_time() - started
 
 
 async def compose_within_budget(composer: Composer, row: dict[str, Any], *, slice_seconds: float = SLICE_SECONDS,
@@ -73,11 +76,17 @@ async def compose_within_budget(composer: Composer, row: dict[str, Any], *, slic
         try:
             return composer.compose(row, Budget(slice_seconds, inline=True))
         except SliceExceeded:
-            _remember(_slow, key, None)
+            pass
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_executor_once(), _compose_in_thread, composer, row, cpu_seconds)
+        composed, cpu = await loop.run_in_executor(_executor_once(), _compose_in_thread, composer, row, cpu_seconds)
     except RenderLimitError as exc:
         if exc.limit == "render_time":
             _remember(_failed, key, (time.monotonic() + FAILED_FOR_SECONDS, exc.limit, str(exc)))
         raise
+    # Slow by its own CPU, not because the process lost the CPU for a while during the slice.
+    if cpu > slice_seconds:
+        _remember(_slow, key, None)
+    else:
+        _slow.pop(key, None)
+    return composed
