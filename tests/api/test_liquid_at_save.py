@@ -103,3 +103,13 @@ def test_unknown_variables_are_saved_with_warnings(api, conn, tenant, campaign, 
     _warned(template, "text_content")
     _warned(ok(api.patch(f"/api/templates/{template['id']}", json={"subject": UNKNOWN})), "subject")
     assert count(conn, "templates", tenant.tenant_id) == 1
+
+
+def test_a_template_that_burns_cpu_is_refused_by_the_trial_render(api, conn, tenant):
+    # Within every count limit, but far more CPU than the trial render's budget.
+    burner = ('{% capture big %}{% for i in (1..4000) %}abcdefghij{% endfor %}{% endcapture %}'
+              '{% for i in (1..6000) %}{% assign a = big | split: "" | sort | join: "" %}{% endfor %}')
+    problem = _refused(api.post("/api/templates", json={"name": "slow", "text_content": burner}),
+                       "TEMPLATE_LIMIT_EXCEEDED", "text_content")
+    assert "render time" in problem["detail"]
+    assert count(conn, "templates", tenant.tenant_id) == 0
