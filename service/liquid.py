@@ -57,6 +57,7 @@ LOCAL_NAMESPACE_BYTES = 1_000_000   # what {% assign %} / {% capture %} hold (sy
 SEQUENCE_ITEMS = 100_000            # items of a list a filter makes or takes; ranges: LOOP_ITERATIONS
 INTEGER_BITS = 4096                 # an integer a filter makes (times / plus on huge numbers)
 MESSAGE_CPU_SECONDS = 1.0           # one message's render time, all parts (the worker's budget)
+INLINE_OUTPUT_BYTES = 200_000       # more rendered text than this is finished (MIME, links) off the event loop
 CHECK_CPU_SECONDS = 0.25            # the trial render at save time
 
 
@@ -95,6 +96,13 @@ class Budget:
         if self.wall_deadline is not None and time.perf_counter() > self.wall_deadline:
             raise RenderLimitError("render_time", f"render time over {self.seconds:g} s of CPU "
                                                   "(the wall-clock cap ran out first)")
+
+    def check_output(self, size: int) -> None:
+        """After rendering: what is left to do (link rewriting, encoding) grows with the output, so
+        an inline slice hands a big message over to a thread."""
+        self.check()
+        if self.inline and size > INLINE_OUTPUT_BYTES:
+            raise SliceExceeded()
 
 
 class _Unlimited(Budget):

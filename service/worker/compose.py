@@ -218,6 +218,8 @@ class Composer:
         else:
             text = render(text_source_with_footer(text_source or "") if unsubscribe else (text_source or ""), ctx)
             html = text_to_html(text)
+        if budget is not None:
+            budget.check_output(len(html) + len(text))
         if row.get("track_clicks", True):
             html = self.rewrite_links(html, ids)
         if row.get("track_opens", True):

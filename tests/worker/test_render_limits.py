@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import quopri
 import time
 import uuid
 
@@ -223,3 +224,14 @@ def test_a_hostile_step_does_not_delay_another_tenants_mail(conn, db_url, smtp, 
     assert hostile.smtp_ids(conn).isdisjoint(smtp.message_ids())
     assert conn.execute("SELECT failure_kind FROM campaigns.dead_letters WHERE campaign_id = %s",
                         (hostile.campaign_id,)).fetchone()[0] == "render_limit"
+
+
+def test_a_big_message_is_finished_off_the_event_loop():
+    # 300 KB of links: rendering is quick, but signing and rewriting 6,000 links is not.
+    composer = Composer("https://mail.example.test", TokenSigner("k"))
+    big = compose_row(html_template="<html><body>{% for i in (1..6000) %}<a href=\"https://example.com/{{ i }}\">"
+                                    "link {{ i }}</a>{% endfor %}</body></html>")
+    with pytest.raises(SliceExceeded):
+        composer.compose(big, Budget(5, inline=True))
+    composed = asyncio.run(render_budget.compose_within_budget(composer, big))
+    assert quopri.decodestring(composed.data).count(b"/api/track/click?token=") == 6000
