@@ -179,6 +179,11 @@ TITLES: dict[str, str] = {
     "STEP_CYCLE": "The steps form a cycle",
     "INVALID_TIMEZONE": "Not an IANA time zone",
     "WEBHOOK_TARGET_NOT_ALLOWED": "The webhook target is not a public address",
+    # The save-time Liquid check (service/liquid.py) of steps, A/B variants and templates.
+    "TEMPLATE_SYNTAX_ERROR": "The template is not valid Liquid",
+    "TEMPLATE_UNKNOWN_FILTER": "The template uses an unknown filter",
+    "TEMPLATE_TAG_NOT_ALLOWED": "The template uses a tag that is not allowed",
+    "TEMPLATE_LIMIT_EXCEEDED": "The template goes over a render limit",
 }
 
 

@@ -139,10 +139,10 @@ DECLARE
     v_response text := left(p_smtp_response, 1000);
     v_error    text := left(p_error, 1000);
 BEGIN
-    IF p_outcome IS NULL OR p_outcome NOT IN ('sent', 'retry', 'failed', 'rejected', 'release') THEN
+    IF p_outcome IS NULL OR p_outcome NOT IN ('sent', 'retry', 'failed', 'rejected', 'release', 'render_limit') THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'unknown send outcome',
             DETAIL = format('outcome=%s', p_outcome),
-            HINT = 'One of sent, retry, failed (recipient refused), rejected (refused, not the recipient), release.';
+            HINT = 'One of sent, retry, failed (recipient refused), rejected (refused, not the recipient), release, render_limit.';
     END IF;
     IF p_retry_base IS NULL OR p_retry_base <= interval '0' OR p_retry_cap IS NULL OR p_retry_cap < p_retry_base
        OR p_retry_lifetime <= interval '0' THEN
@@ -228,6 +228,16 @@ BEGIN
         WHERE id = p_message_id;
         RETURN 'failed';
 
+    WHEN 'render_limit' THEN
+        -- The content went over a render limit before anything was sent: a dead letter at once (a
+        -- retry would go over it again), no attempt counted (no SMTP try was made), not counted as
+        -- sent, no bounce.
+        UPDATE campaigns.email_messages
+        SET status = 'failed', failed_at = p_as_of, lease_expires_at = NULL, failure_kind = 'render_limit',
+            last_error = coalesce(v_error, 'render_limit: a render limit was exceeded')
+        WHERE id = p_message_id;
+        RETURN 'failed';
+
     WHEN 'release' THEN
         -- Not attempted (held by a pause, shutdown, lease about to run out): back to the queue as it
         -- was (the claim counted no attempt).
@@ -239,7 +249,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval, interval) IS
-    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), but no later than retry_expires_at (first transient failure + _retry_lifetime: sender account, tenant, p_retry_lifetime, 2 days), so the last try comes at the end of the lifetime; a retry at or after retry_expires_at fails the message (failure_kind retry_lifetime_expired). failed (5xx for the recipient): failed (bounced), counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed (rejected, or render_limit when p_error starts with render_limit:) without bounce. release (not attempted): queued again. Every outcome but release counts one attempt (max_attempts is no longer a limit). Returns the new status.';
+    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), but no later than retry_expires_at (first transient failure + _retry_lifetime: sender account, tenant, p_retry_lifetime, 2 days), so the last try comes at the end of the lifetime; a retry at or after retry_expires_at fails the message (failure_kind retry_lifetime_expired). failed (5xx for the recipient): failed (bounced), counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed (rejected, or render_limit when p_error starts with render_limit:) without bounce. release (not attempted): queued again. render_limit (the content went over a render limit; nothing sent): failed at once (failure_kind render_limit), not counted as sent, no bounce. Every outcome but release and render_limit counts one attempt (max_attempts is no longer a limit). Returns the new status.';
 
 CREATE OR REPLACE FUNCTION campaigns.record_send_results(
     p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL,

@@ -1,5 +1,5 @@
 -- Add retry lifetimes (tenant, sender account), lease reclaims counted apart from attempts and a stored failure kind to the outbox, and rebuild the dead-letter view on it.
--- depends: 0033_widen_analytics_counters
+-- depends: 0033_widen_analytics_counters 0034_show_render_limit_dead_letters
 
 -- How long a message may keep failing transiently (4xx, timeouts, refused connections) before it
 -- becomes a dead letter, counted from its first transient failure. NULL: the sender account's

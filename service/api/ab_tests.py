@@ -12,7 +12,8 @@ from litestar.params import FromPath, JSONBody
 
 from service.api.common import DbDep, endpoint, one
 from service.api.examples import CAMPAIGN_ID, STEP_ID
-from service.schemas.ab_tests import AbTestPut, AbTestRead, WinnerChoice, WinnerDeployed
+from service.api.templates import LIQUID_REFUSALS, check_liquid
+from service.schemas.ab_tests import AbTestPut, AbTestRead, AbTestSaved, WinnerChoice, WinnerDeployed
 
 VARIANT_A_ID = "ab000000-0000-4000-8000-00000000000a"
 VARIANT_B_ID = "ab000000-0000-4000-8000-00000000000b"
@@ -44,13 +45,19 @@ class AbTestController(Controller):
     @endpoint("POST", "/", operation_id="setAbTest", status_code=200,
               summary="Create or replace the step's A/B test (campaign in draft)", errors=(404, 409, 422),
               description="2 to 5 variants, named A, B, … in order; the first is the control unless one is marked. "
-                          "CAMPAIGN_NOT_EDITABLE once the campaign left draft; AB_TEST_INVALID for a non-email step.",
-              request_example=PUT_EXAMPLE, response_example=AB_TEST_EXAMPLE)
+                          "CAMPAIGN_NOT_EDITABLE once the campaign left draft; AB_TEST_INVALID for a non-email step. "
+                          "Each variant's subject_line and email_content: " + LIQUID_REFUSALS,
+              request_example=PUT_EXAMPLE, response_example=AB_TEST_EXAMPLE | {"warnings": []})
     async def put_ab_test(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID],
-                          data: JSONBody[AbTestPut]) -> AbTestRead:
+                          data: JSONBody[AbTestPut]) -> AbTestSaved:
+        warnings = check_liquid({f"variants[{i}].{field}": getattr(variant, field)
+                                 for i, variant in enumerate(data.variants)
+                                 for field in ("subject_line", "email_content")})
         await db.execute("SELECT campaigns.put_ab_test(%s, %s, %s::jsonb)",
                          (campaign_id, step_id, msgspec.json.encode(data).decode()))
-        return await one(db, Q_DOC, (campaign_id, step_id), AbTestRead, "A/B test", step_id)
+        saved = await one(db, Q_DOC, (campaign_id, step_id), AbTestSaved, "A/B test", step_id)
+        saved.warnings = warnings
+        return saved
 
     @endpoint("GET", "/", operation_id="getAbTest", summary="The step's A/B test with live per-variant results", errors=(404,),
               response_example=AB_TEST_EXAMPLE)

@@ -2,7 +2,8 @@
 
 Validation is the engine's (the step trigger: at most 20 steps, rules and actions, same-campaign
 targets, no cycle through an email) plus the editing rules of campaigns.create_step / update_step /
-delete_step for running campaigns (db/functions/31_step_edit.sql, docs/api.md).
+delete_step for running campaigns (db/functions/31_step_edit.sql, docs/api.md). subject_line and
+email_content are checked as Liquid before anything is stored (service/liquid.py, as for templates).
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from service.api.examples import (
     STEP_ID,
     WAIT_STEP,
 )
+from service.api.templates import LIQUID_REFUSALS, check_liquid
 from service.schemas.common import UNSET
-from service.schemas.steps import ReorderRequest, StepCreate, StepRead, StepUpdate
+from service.schemas.steps import ReorderRequest, StepCreate, StepFields, StepRead, StepSaved, StepUpdate
+from service.schemas.templates import TemplateWarning
+
+
+def _check_liquid(data: StepFields) -> list[TemplateWarning]:
+    return check_liquid({"subject_line": data.subject_line, "email_content": data.email_content})
 
 STEP_DOC = "to_jsonb(s) - 'tenant_id'"
 Q_CREATE = f"SELECT {STEP_DOC} FROM campaigns.create_step(%s, %s::jsonb, %s) s"
@@ -44,13 +51,17 @@ class StepController(Controller):
     @endpoint("POST", "/", operation_id="createStep", summary="Add a step", errors=(404, 409, 422),
               description="Refusals: TOO_MANY_STEPS (over 20), INVALID_STEP_RULE, STEP_TARGET_OUTSIDE_CAMPAIGN, STEP_CYCLE, "
                           "CONSTRAINT_VIOLATED (a wait without a positive value and unit, an email without subject and "
-                          "content or template), STEP_ORDER_TAKEN, CAMPAIGN_NOT_EDITABLE (completed campaign).",
+                          "content or template), STEP_ORDER_TAKEN, CAMPAIGN_NOT_EDITABLE (completed campaign). "
+                          + LIQUID_REFUSALS,
               request_example={"step_type": "wait", "step_name": "Wait 2 days", "wait_duration_value": 2,
                                "wait_duration_unit": "days", "after_step_id": STEP_ID},
-              response_example=WAIT_STEP)
-    async def create_step(self, db: DbDep, campaign_id: FromPath[UUID], data: JSONBody[StepCreate]) -> StepRead:
+              response_example=WAIT_STEP | {"warnings": []})
+    async def create_step(self, db: DbDep, campaign_id: FromPath[UUID], data: JSONBody[StepCreate]) -> StepSaved:
+        warnings = _check_liquid(data)
         after = data.after_step_id if data.after_step_id is not UNSET else None
-        return await one(db, Q_CREATE, (campaign_id, encode(data, exclude=("after_step_id",)), after), StepRead, "campaign", campaign_id)
+        saved = await one(db, Q_CREATE, (campaign_id, encode(data, exclude=("after_step_id",)), after), StepSaved, "campaign", campaign_id)
+        saved.warnings = warnings
+        return saved
 
     @endpoint("GET", "/", operation_id="listSteps", errors=(404,), summary="List a campaign's steps in step_order",
               response_example=[STEP, WAIT_STEP, FOLLOW_UP_STEP])
@@ -63,11 +74,14 @@ class StepController(Controller):
 
     @endpoint("PATCH", "/{step_id:uuid}", operation_id="updateStep", summary="Update a step", errors=(409, 422),
               description="Null clears a field. On an active or paused campaign the type of a step cannot change while "
-                          "contacts stand on it or once mail was sent from it (STEP_IN_USE).",
+                          "contacts stand on it or once mail was sent from it (STEP_IN_USE). " + LIQUID_REFUSALS,
               request_example={"subject_line": "Still interested, {{ first_name }}?"},
-              response_example=STEP | {"subject_line": "Still interested, {{ first_name }}?"})
-    async def update_step(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID], data: JSONBody[StepUpdate]) -> StepRead:
-        return await one(db, Q_UPDATE, (campaign_id, step_id, encode(data)), StepRead, "step", step_id)
+              response_example=STEP | {"subject_line": "Still interested, {{ first_name }}?", "warnings": []})
+    async def update_step(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID], data: JSONBody[StepUpdate]) -> StepSaved:
+        warnings = _check_liquid(data)
+        saved = await one(db, Q_UPDATE, (campaign_id, step_id, encode(data)), StepSaved, "step", step_id)
+        saved.warnings = warnings
+        return saved
 
     @endpoint("DELETE", "/{step_id:uuid}", operation_id="deleteStep", summary="Delete a step", errors=(409, 422),
               description="The step is spliced out: steps that led to it lead to its successor. On an active or paused "

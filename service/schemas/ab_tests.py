@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from service.schemas.common import Email, LongText, ShortText
+from service.schemas.templates import Warnings
 
 Percent = Annotated[float, msgspec.Meta(gt=0, le=100)]
 Confidence = Annotated[float, msgspec.Meta(gt=0, lt=100)]
@@ -81,6 +82,12 @@ class AbTestRead(msgspec.Struct, kw_only=True):
     updated_at: datetime
     variants: list[VariantRead]
     results: list[VariantResult]
+
+
+class AbTestSaved(AbTestRead, kw_only=True):
+    """The A/B test as set up, with the warnings of the save-time Liquid check of its variants."""
+
+    warnings: Warnings = msgspec.field(default_factory=list)
 
 
 class WinnerChoice(msgspec.Struct, forbid_unknown_fields=True):

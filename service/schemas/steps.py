@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from service.schemas.common import UNSET, LongText, PositiveInt, ShortText, Unset
+from service.schemas.templates import Warnings
 
 StepType = Literal["email", "wait", "condition", "action"]
 WaitUnit = Literal["minutes", "hours", "days", "weeks"]
@@ -85,3 +86,9 @@ class StepRead(StepCounts, kw_only=True):
     next_step_id: UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+class StepSaved(StepRead, kw_only=True):
+    """A step as created or updated, with the warnings of the save-time Liquid check."""
+
+    warnings: Warnings = msgspec.field(default_factory=list)

@@ -43,6 +43,25 @@ class TemplateRead(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
+class TemplateWarning(msgspec.Struct, kw_only=True):
+    """Something in a Liquid source that does not stop it from being saved (service/liquid.py)."""
+
+    code: Annotated[str, msgspec.Meta(description="UNKNOWN_VARIABLE: a variable the renderer does not provide (it renders empty)")]
+    field: Annotated[str, msgspec.Meta(description="The body field, e.g. subject_line or variants[1].email_content")]
+    variable: str
+    message: str
+
+
+Warnings = Annotated[list[TemplateWarning], msgspec.Meta(
+    description="What the save-time Liquid check found that is not an error (unknown variables); empty when nothing")]
+
+
+class TemplateSaved(TemplateRead, kw_only=True):
+    """A template as saved, with the warnings of the save-time Liquid check."""
+
+    warnings: Warnings = msgspec.field(default_factory=list)
+
+
 class TemplatePage(msgspec.Struct):
     items: list[TemplateRead]
     pagination: Pagination

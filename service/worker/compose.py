@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from service.config import SmtpSettings
+from service.liquid import Budget
 from service.tracking.tokens import CLICK, MAX_URL_BYTES, OPEN, UNSUBSCRIBE, TokenSigner
 from service.worker.render import Renderer, build_context, looks_like_html, text_template_from_html
 
@@ -180,7 +181,9 @@ class Composer:
 
     # -- the message ----------------------------------------------------------------------------------
 
-    def compose(self, row: dict[str, Any]) -> Composed:
+    def compose(self, row: dict[str, Any], budget: Budget | None = None) -> Composed:
+        """The message of one claimed row. Rendering stays within the render limits and `budget`
+        (all parts together): RenderLimitError / SliceExceeded from service.liquid otherwise."""
         ids = TokenSigner.ids(row["message_id"], row["tenant_id"], row["contact_id"], row["campaign_id"], row["step_id"])
         has_sender = row.get("sender_from_email") is not None
         # An A/B variant's sender, else the sender account, else the campaign.
@@ -193,7 +196,10 @@ class Composer:
         unsubscribe = row.get("unsubscribe_enabled", True)
         unsubscribe_url = self.unsubscribe_url(ids) if unsubscribe else None
         ctx = build_context(row, sender_name=from_name, sender_email=from_email, unsubscribe_url=unsubscribe_url)
-        render = self.renderer.render
+        renderer = self.renderer
+
+        def render(source: str, ctx: dict[str, Any], *, html: bool = False) -> str:
+            return renderer.render(source, ctx, html=html, budget=budget)
 
         subject = header_text(render(row.get("subject_template") or "", ctx))
         html_source = row.get("html_template")
@@ -212,6 +218,8 @@ class Composer:
         else:
             text = render(text_source_with_footer(text_source or "") if unsubscribe else (text_source or ""), ctx)
             html = text_to_html(text)
+        if budget is not None:
+            budget.check_output(len(html) + len(text))
         if row.get("track_clicks", True):
             html = self.rewrite_links(html, ids)
         if row.get("track_opens", True):

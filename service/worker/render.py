@@ -1,6 +1,6 @@
 """Rendering subject, HTML and text with python-liquid (filters and shorthand: service/liquid.py).
 
-- Context: the contact's standard fields under snake_case and the camelCase names older templates use
+- Context: service.liquid.build_context (re-exported here): the contact's standard fields under snake_case and the camelCase names older templates use
   (`first_name` / `firstName` …), custom fields as `custom.x` and `customField.x`, the sender, the
   campaign and `unsubscribe_url`.
 - Shorthand fallbacks `{{firstName|there}}` and `{{company|"Your company"}}` are rewritten to
@@ -8,7 +8,10 @@
 - HTML parts are rendered with autoescape: values are HTML-escaped, the template's own markup is not.
 - Compiled templates are cached (LRU) by source text. A template that does not parse, or fails while
   rendering, falls back to its text with every merge tag stripped; the error is logged once per
-  template source and the send goes on.
+  template source and the send goes on (new content is checked at save time, service/liquid.py).
+- Except a render limit (service/liquid.py): RenderLimitError propagates, and the message fails with
+  reason render_limit. A Budget bounds the render's time: SliceExceeded when an inline slice runs
+  out (service/worker/render_budget.py then renders in a thread).
 """
 
 from __future__ import annotations
@@ -16,14 +19,25 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
+import threading
 from collections import OrderedDict
-from datetime import datetime, timezone
-from io import StringIO
 from typing import Any
 
 from liquid.exceptions import LiquidError
 
-from service.liquid import HTML_ENV, TEXT_ENV, translate_shorthand
+from service.liquid import (
+    HTML_ENV,
+    TEXT_ENV,
+    Budget,
+    RenderLimitError,
+    SliceExceeded,
+    build_context,
+    render_template,
+    translate_shorthand,
+)
+
+__all__ = ["Renderer", "build_context", "html_to_text", "looks_like_html", "strip_merge_tags",
+           "text_template_from_html", "translate_shorthand"]
 
 log = logging.getLogger("campaigns.worker.render")
 
@@ -33,48 +47,6 @@ _MERGE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 def strip_merge_tags(source: str) -> str:
     """The render-error fallback: the template's own text with every {{ }} and {% %} removed."""
     return _MERGE_TAG.sub("", source)
-
-
-# -- the context ------------------------------------------------------------------------------------
-
-_STANDARD = ("email", "first_name", "last_name", "company", "job_title", "city", "state", "country")
-_CAMEL = {"first_name": "firstName", "last_name": "lastName", "job_title": "jobTitle"}
-
-
-def build_context(row: dict[str, Any], *, sender_name: str | None, sender_email: str | None,
-                  unsubscribe_url: str | None) -> dict[str, Any]:
-    """The variables a template sees, from one claimed outbox row."""
-    contact: dict[str, Any] = {}
-    for name in _STANDARD:
-        value = row.get(name)
-        contact[name] = value
-        if name in _CAMEL:
-            contact[_CAMEL[name]] = value
-    first, last = row.get("first_name"), row.get("last_name")
-    full = " ".join(p for p in (first, last) if p) or None
-    custom = row.get("custom_fields") or {}
-    score = row.get("score") or 0
-    tz = row.get("contact_timezone") or row.get("campaign_timezone")
-    contact.update(full_name=full, fullName=full, score=score, lead_score=score, leadScore=score,
-                   tags=list(row.get("tags") or ()), timezone=tz)
-    sender = {"name": sender_name, "email": sender_email}
-    campaign = {"name": row.get("campaign_name")}
-    ctx = dict(contact)
-    ctx.update(
-        contact=contact,
-        custom=custom, customField=custom, custom_fields=custom, customFields=custom,
-        sender=sender, sender_name=sender_name, senderName=sender_name,
-        sender_email=sender_email, senderEmail=sender_email,
-        campaign=campaign, campaign_name=campaign["name"], campaignName=campaign["name"],
-        unsubscribe_url=unsubscribe_url, unsubscribeUrl=unsubscribe_url,
-        unsubscribe_link=unsubscribe_url, unsubscribeLink=unsubscribe_url,
-        current_year=_current_year(),
-    )
-    return ctx
-
-
-def _current_year() -> int:
-    return datetime.now(timezone.utc).year
 
 
 # -- compiling and rendering -------------------------------------------------------------------------
@@ -88,29 +60,33 @@ class _Compiled:
 
 
 class Renderer:
-    """Renders with compiled templates cached by (mode, source); thread-unsafe, one per worker."""
+    """Renders with compiled templates cached by (mode, source); one per worker. The event loop and
+    the render threads share it: the cache is guarded by a lock."""
 
     def __init__(self, cache_size: int = 1024) -> None:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[bool, str], _Compiled] = OrderedDict()
+        self._lock = threading.Lock()
         self._logged: set[int] = set()
         self.errors = 0
 
     def _compile(self, source: str, html: bool) -> _Compiled:
         key = (html, source)
-        compiled = self._cache.get(key)
-        if compiled is not None:
-            self._cache.move_to_end(key)
-            return compiled
+        with self._lock:
+            compiled = self._cache.get(key)
+            if compiled is not None:
+                self._cache.move_to_end(key)
+                return compiled
         try:
             template = (HTML_ENV if html else TEXT_ENV).from_string(translate_shorthand(source))
             compiled = _Compiled(template, "", None)
         except LiquidError as exc:
             compiled = _Compiled(None, strip_merge_tags(source), f"{type(exc).__name__}: {exc.message if hasattr(exc, 'message') else exc}")
             self._log_once(source, compiled.error)
-        self._cache[key] = compiled
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = compiled
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         return compiled
 
     def _log_once(self, source: str, error: str | None) -> None:
@@ -121,20 +97,19 @@ class Renderer:
             # The template's error, never the contact's data.
             log.warning("template error, sending with merge tags stripped: %s", (error or "").splitlines()[0][:300])
 
-    def render(self, source: str | None, ctx: dict[str, Any], *, html: bool = False) -> str:
+    def render(self, source: str | None, ctx: dict[str, Any], *, html: bool = False,
+               budget: Budget | None = None) -> str:
+        """One part. RenderLimitError past a render limit, SliceExceeded past `budget`'s inline slice."""
         if not source:
             return ""
         compiled = self._compile(source, html)
         if compiled.template is None:
             return compiled.fallback
-        template = compiled.template
         try:
-            # What template.render(**ctx) does, minus copying the context into a new dict for each
-            # of a message's three renders (4 of its 11 µs for a subject line, measured). Variables
-            # a template assigns go to the render context's locals, never into ctx.
-            buffer = StringIO()
-            template.render_with_context(template.context_class(template, globals=template.make_globals(ctx)), buffer)
-            return buffer.getvalue()
+            # Variables a template assigns go to the render context's locals, never into ctx.
+            return render_template(compiled.template, ctx, budget)
+        except (RenderLimitError, SliceExceeded):
+            raise
         except Exception as exc:  # noqa: BLE001 - a render error must never fail the send
             self._log_once(source, f"{type(exc).__name__}: {exc}")
             return strip_merge_tags(source)

@@ -44,6 +44,7 @@ from service.worker.options import WorkerOptions
 from service.worker.queues import Job, RelayQueue
 from service.worker.ratelimit import RateLimiter
 from service.worker.recorder import Recorder
+from service.worker.render_budget import RenderLimitError, compose_within_budget
 from service.worker.smtp import Relay, SendResult, SmtpConnection
 from service.worker.stats import WorkerStats
 
@@ -245,7 +246,11 @@ class Worker:
             await self._finish(job, "release", None, None, None)
             return
         try:
-            composed = self.composer.compose(row)
+            composed = await compose_within_budget(self.composer, row)
+        except RenderLimitError as exc:  # failed for good, no SMTP try spent (docs/worker.md)
+            log.warning("message %s over a render limit: %s", row["message_id"], exc, extra={"message_id": row["message_id"]})
+            await self._finish(job, "render_limit", None, f"render_limit: {exc}", None)
+            return
         except Exception as exc:  # noqa: BLE001 - a broken message is retried, then dead-lettered
             log.exception("composing message %s failed", row["message_id"], extra={"message_id": row["message_id"]})
             await self._finish(job, "retry", None, f"compose error: {type(exc).__name__}", None)
