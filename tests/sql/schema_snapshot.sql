@@ -290,6 +290,11 @@ CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contac
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog'
@@ -359,6 +364,10 @@ CREATE FUNCTION campaigns._normal_cdf(p_z double precision) RETURNS double preci
 CREATE FUNCTION campaigns._notify_outbox_hold() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS <body>;
 
 CREATE FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) RETURNS TABLE(tenant_id uuid, remaining bigint)
@@ -820,7 +829,7 @@ CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
+COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Each test is decided under its row lock, taken in id order and waited for while a processing batch routes contacts into its step (the batch holds it shared to its commit), so no contact is held back after the release. Returns the number decided. Run by pg_cron every 15 minutes.';
 
 CREATE TABLE campaigns.campaign_contacts (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
@@ -908,7 +917,7 @@ CREATE FUNCTION campaigns.pause_campaign(p_campaign_id uuid) RETURNS integer
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) IS 'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Returns the number of enrollments paused.';
+COMMENT ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) IS 'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Takes effect at once: it waits for the processing batch that holds the campaign (at most one batch), and no batch claims its enrollments from then on, so once it returns no new message of the campaign is queued. Returns the number of enrollments paused.';
 
 CREATE FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now(), p_sample integer DEFAULT 10) RETURNS TABLE(contact_count bigint, sample jsonb)
     LANGUAGE plpgsql STABLE
@@ -931,7 +940,7 @@ CREATE FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 CREATE FUNCTION campaigns.purge_cron_history(p_keep interval DEFAULT '7 days'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2205,6 +2214,10 @@ REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_worker;
@@ -2246,6 +2259,10 @@ GRANT ALL ON FUNCTION campaigns._normal_cdf(p_z double precision) TO campaigns_w
 REVOKE ALL ON FUNCTION campaigns._notify_outbox_hold() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) TO campaigns_app;
