@@ -37,6 +37,43 @@ CREATE FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) R
     SET jit TO 'off'
     AS <body>;
 
+CREATE TABLE campaigns.ab_tests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    test_name text DEFAULT 'A/B test'::text NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    sample_percent numeric(5,2) DEFAULT 20 NOT NULL,
+    duration_hours numeric(6,2) DEFAULT 4 NOT NULL,
+    win_metric text DEFAULT 'open_rate'::text NOT NULL,
+    confidence_threshold numeric(5,2) DEFAULT 95 NOT NULL,
+    minimum_sample_size integer DEFAULT 100 NOT NULL,
+    if_no_winner text DEFAULT 'send_control'::text NOT NULL,
+    started_at timestamp with time zone,
+    decided_at timestamp with time zone,
+    decision text,
+    winner_variant_id uuid,
+    results_summary jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ab_tests_confidence CHECK (((confidence_threshold > (0)::numeric) AND (confidence_threshold < (100)::numeric))),
+    CONSTRAINT ck_ab_tests_decision CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['manual'::text, 'significant'::text, 'no_winner'::text])))),
+    CONSTRAINT ck_ab_tests_deployed CHECK (((status = 'winner_deployed'::text) = ((winner_variant_id IS NOT NULL) AND (decided_at IS NOT NULL)))),
+    CONSTRAINT ck_ab_tests_duration CHECK ((duration_hours >= (2)::numeric)),
+    CONSTRAINT ck_ab_tests_if_no_winner CHECK ((if_no_winner = 'send_control'::text)),
+    CONSTRAINT ck_ab_tests_metric CHECK ((win_metric = ANY (ARRAY['open_rate'::text, 'click_rate'::text]))),
+    CONSTRAINT ck_ab_tests_minimum_sample CHECK ((minimum_sample_size >= 1)),
+    CONSTRAINT ck_ab_tests_sample CHECK (((sample_percent > (0)::numeric) AND (sample_percent <= (100)::numeric))),
+    CONSTRAINT ck_ab_tests_started CHECK (((status = 'draft'::text) OR (started_at IS NOT NULL))),
+    CONSTRAINT ck_ab_tests_status CHECK ((status = ANY (ARRAY['draft'::text, 'running'::text, 'winner_deployed'::text])))
+);
+
+CREATE FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._campaign_settings() RETURNS text[]
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog'
@@ -226,38 +263,6 @@ CREATE FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid
     SET search_path TO 'pg_catalog', 'campaigns'
     SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
-
-CREATE TABLE campaigns.ab_tests (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_id uuid NOT NULL,
-    test_name text DEFAULT 'A/B test'::text NOT NULL,
-    status text DEFAULT 'draft'::text NOT NULL,
-    sample_percent numeric(5,2) DEFAULT 20 NOT NULL,
-    duration_hours numeric(6,2) DEFAULT 4 NOT NULL,
-    win_metric text DEFAULT 'open_rate'::text NOT NULL,
-    confidence_threshold numeric(5,2) DEFAULT 95 NOT NULL,
-    minimum_sample_size integer DEFAULT 100 NOT NULL,
-    if_no_winner text DEFAULT 'send_control'::text NOT NULL,
-    started_at timestamp with time zone,
-    decided_at timestamp with time zone,
-    decision text,
-    winner_variant_id uuid,
-    results_summary jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_ab_tests_confidence CHECK (((confidence_threshold > (0)::numeric) AND (confidence_threshold < (100)::numeric))),
-    CONSTRAINT ck_ab_tests_decision CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['manual'::text, 'significant'::text, 'no_winner'::text])))),
-    CONSTRAINT ck_ab_tests_deployed CHECK (((status = 'winner_deployed'::text) = ((winner_variant_id IS NOT NULL) AND (decided_at IS NOT NULL)))),
-    CONSTRAINT ck_ab_tests_duration CHECK ((duration_hours >= (2)::numeric)),
-    CONSTRAINT ck_ab_tests_if_no_winner CHECK ((if_no_winner = 'send_control'::text)),
-    CONSTRAINT ck_ab_tests_metric CHECK ((win_metric = ANY (ARRAY['open_rate'::text, 'click_rate'::text]))),
-    CONSTRAINT ck_ab_tests_minimum_sample CHECK ((minimum_sample_size >= 1)),
-    CONSTRAINT ck_ab_tests_sample CHECK (((sample_percent > (0)::numeric) AND (sample_percent <= (100)::numeric))),
-    CONSTRAINT ck_ab_tests_started CHECK (((status = 'draft'::text) OR (started_at IS NOT NULL))),
-    CONSTRAINT ck_ab_tests_status CHECK ((status = ANY (ARRAY['draft'::text, 'running'::text, 'winner_deployed'::text])))
-);
 
 CREATE FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql
@@ -488,7 +493,7 @@ CREATE FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) RET
     SET search_path TO 'pg_catalog'
     AS <body>;
 
-CREATE FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) RETURNS void
+CREATE FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
@@ -2129,6 +2134,13 @@ REVOKE ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time 
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_worker;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._campaign_settings() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_worker;
@@ -2186,9 +2198,6 @@ GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contac
 REVOKE ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_worker;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
-GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
 
 REVOKE ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2324,9 +2333,9 @@ REVOKE ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message te
 GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;
