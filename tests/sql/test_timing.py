@@ -71,6 +71,20 @@ def test_an_email_queued_late_puts_the_next_one_a_full_wait_after_it(conn):
     assert q[e3] - q[e2] >= 3 * DAY
 
 
+def test_after_an_outage_longer_than_a_wait_the_emails_do_not_bunch(conn):
+    s, e1, e2, e3 = _five_step_sequence(conn)  # waits of 2 and 3 days
+    contact = s.contacts[0]
+    process(conn, T0)
+    back = T0 + 9 * DAY  # processing was down past both nominal due times (T0 + 2d, T0 + 5d)
+    process(conn, back)
+    assert sent_steps(conn, s.campaign_id, contact) == [e1, e2]
+    for run in (back + 5 * MINUTE, back + 10 * MINUTE, back + 3 * DAY - MINUTE):
+        assert process(conn, run) == 0
+    process(conn, back + 3 * DAY)
+    q = {m["step_id"]: m["queued_at"] for m in messages(conn, s.campaign_id)}
+    assert q == {e1: T0, e2: back, e3: back + 3 * DAY}
+
+
 @pytest.mark.parametrize(("lag", "next_due"), [
     (5 * MINUTE, T0 + 2 * DAY),                                          # on time: from the due time
     (5 * MINUTE + timedelta(seconds=1), T0 + 2 * DAY + 5 * MINUTE + timedelta(seconds=1)),  # late: from the queue time
