@@ -34,6 +34,32 @@ BEGIN
 END
 $$;
 
+-- The advisory lock that keeps processing off a campaign: one of 256 slots (a hash of the campaign
+-- id), so a batch spanning many campaigns takes at most 256 locks. Each processing batch holds the
+-- slots of the campaigns it claims shared (pg_try_advisory_xact_lock_shared in the claim, skipping
+-- a campaign whose slot it cannot get); _hold_campaign_processing takes it exclusive. Two campaigns
+-- sharing a slot only means one is skipped for a batch while the other is being paused.
+-- LANGUAGE sql without a SET clause, so the claim inlines it (every name is qualified instead).
+CREATE OR REPLACE FUNCTION campaigns._processing_lock_key(p_campaign_id uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.hashtextextended(
+        'campaigns.processing:' || (pg_catalog.hashtextextended(p_campaign_id::text, 0) & 255)::text, 0)
+$$;
+
+-- Stops processing of a campaign until the caller's transaction ends: waits for the batches that hold
+-- its slot (at most the one running: while this waits, new batches fail their try and skip the
+-- campaign), then holds it exclusively. Taken before the campaign's row lock, never after it, so a
+-- batch that waits for that row (a move_to_campaign into it) cannot deadlock with it.
+CREATE OR REPLACE FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+    SELECT pg_catalog.pg_advisory_xact_lock(campaigns._processing_lock_key(p_campaign_id))
+$$;
+
 CREATE OR REPLACE FUNCTION campaigns.pause_campaign(p_campaign_id uuid)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -43,6 +69,10 @@ DECLARE
     v_campaign campaigns.campaigns;
     v_paused   integer;
 BEGIN
+    -- First keep processing off the campaign: without this, each next batch of a drain still saw it
+    -- active and claimed around the enrollments this pause waited for (a 40,000-contact drain went
+    -- on queueing for seconds). With it the pause waits for the running batch only.
+    PERFORM campaigns._hold_campaign_processing(p_campaign_id);
     v_campaign := campaigns._lock_campaign(p_campaign_id, ARRAY['active'], 'pause');
     UPDATE campaigns.campaigns SET status = 'paused' WHERE id = p_campaign_id;
     -- Due times are kept; queued mail stays queued (the worker holds a paused campaign's mail).
@@ -54,7 +84,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.pause_campaign(uuid) IS
-    'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Returns the number of enrollments paused.';
+    'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Takes effect at once: it waits for the processing batch that holds the campaign (at most one batch), and no batch claims its enrollments from then on, so once it returns no new message of the campaign is queued. Returns the number of enrollments paused.';
 
 CREATE OR REPLACE FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS integer

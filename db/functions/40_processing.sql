@@ -94,6 +94,9 @@ AS $$
 DECLARE
     -- A campaign has at most 20 steps, so an acyclic path needs at most 20 hops.
     c_max_hops CONSTANT integer := 21;
+    -- Processing lag of an email that still counts as on time (one run of the default 5-minute
+    -- schedule): the waits after it keep counting from its due time.
+    c_on_time  CONSTANT interval := interval '5 minutes';
     v_claimed  integer;
     v_queued   integer := 0;
     v_ids      uuid[];
@@ -140,6 +143,9 @@ BEGIN
 
     -- The claim: due enrollments of active campaigns, oldest first, skipping rows another run (or a
     -- pause, or an event) holds. The partial index ix_campaign_contacts_due serves the scan in order.
+    -- A campaign being paused is skipped: its processing slot (_processing_lock_key) is taken shared
+    -- here and held to commit; a pause takes it exclusive, so it waits for this batch alone, and a
+    -- batch that starts while the pause waits or runs fails the try and leaves the campaign alone.
     INSERT INTO pg_temp._due_work
         (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
          last_email_sent_at, timezone, email, contact_status)
@@ -149,6 +155,7 @@ BEGIN
           WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
             AND EXISTS (SELECT FROM campaigns.campaigns a
                         WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
+            AND pg_try_advisory_xact_lock_shared(campaigns._processing_lock_key(d.campaign_id))
           ORDER BY d.next_email_scheduled_at
           LIMIT p_batch_size
           -- NO KEY UPDATE: the write-back changes no key, and the KEY SHARE locks that foreign-key checks
@@ -169,9 +176,14 @@ BEGIN
         UPDATE pg_temp._due_work SET status = 'completed', completed_at = greatest(due_at, last_email_sent_at)
         WHERE status = 'run' AND step_id IS NULL;
 
-        -- Wait: measured from when this step was due, never from when the run happened.
+        -- Wait: measured from when this step was due, never from when the run happened, so processing
+        -- lag does not add up along a sequence. Except after an email queued more than c_on_time after
+        -- that due time (a pause, an outage, a backlog): then from the email's queue time, so the
+        -- next email never follows it closer than the wait.
         UPDATE pg_temp._due_work w
-        SET due_at = campaigns._add_wait(w.due_at, s.wait_duration_value, s.wait_duration_unit, w.timezone),
+        SET due_at = campaigns._add_wait(
+                CASE WHEN w.last_email_sent_at > w.due_at + c_on_time THEN w.last_email_sent_at ELSE w.due_at END,
+                s.wait_duration_value, s.wait_duration_unit, w.timezone),
             step_id = s.next_step_id
         FROM campaigns.campaign_steps s
         WHERE w.status = 'run' AND s.id = w.step_id AND s.step_type = 'wait';
@@ -224,7 +236,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.process_due_steps(timestamptz, integer) IS
-    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 -- What the pg_cron job runs: process_due_steps batch after batch, each batch its own transaction,
 -- until nothing is due or the time budget is spent. One process_due_steps call per tick would queue

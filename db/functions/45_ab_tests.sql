@@ -2,6 +2,8 @@
 -- reproducible split when enrollments first reach the step, and the routing of the working set
 -- (process_due_steps calls _route_ab_tests for the rows at email steps).
 
+DROP FUNCTION IF EXISTS campaigns._start_ab_tests(timestamptz);
+
 CREATE OR REPLACE FUNCTION campaigns._validate_ab_test()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -93,7 +95,41 @@ $$;
 COMMENT ON FUNCTION campaigns.ab_split_sizes(integer, numeric, integer) IS
     'The number of contacts per variant for an audience of p_audience, a sample of p_sample_percent and p_variants variants: floor(N * S / 100 / V).';
 
-CREATE OR REPLACE FUNCTION campaigns._start_ab_tests(p_as_of timestamptz)
+-- The sample of a test whose step enrollments reach for the first time: the campaign's current
+-- audience in a fixed pseudo-random order (md5 of test and contact ids, so a re-run or a test gives
+-- the same split), cut into contiguous slices A, B, … The caller holds the test's row lock.
+CREATE OR REPLACE FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+BEGIN
+    WITH audience AS (
+        SELECT cc.id AS enrollment_id, cc.contact_id,
+               row_number() OVER (ORDER BY md5(p_test.id::text || cc.contact_id::text)) AS r,
+               count(*) OVER () AS n
+        FROM campaigns.campaign_contacts cc
+        WHERE cc.tenant_id = p_test.tenant_id AND cc.campaign_id = p_test.campaign_id
+          AND cc.status IN ('enrolled', 'active', 'paused')
+    ), variants AS (
+        SELECT v.id, row_number() OVER (ORDER BY v.variant_name) - 1 AS slot, count(*) OVER () AS k
+        FROM campaigns.ab_test_variants v
+        WHERE v.tenant_id = p_test.tenant_id AND v.ab_test_id = p_test.id
+    ), sized AS (
+        SELECT a.*, campaigns.ab_split_sizes(a.n::integer, p_test.sample_percent, (SELECT max(k) FROM variants)::integer) AS per
+        FROM audience a
+    )
+    INSERT INTO campaigns.ab_test_assignments (tenant_id, ab_test_id, variant_id, contact_id, enrollment_id, assigned_at)
+    SELECT p_test.tenant_id, p_test.id, v.id, s.contact_id, s.enrollment_id, p_as_of
+    FROM sized s JOIN variants v ON v.slot = (s.r - 1) / s.per
+    WHERE s.per > 0 AND s.r <= s.per * v.k
+    ON CONFLICT ON CONSTRAINT uq_ab_test_assignments_contact DO NOTHING;
+
+    UPDATE campaigns.ab_tests SET status = 'running', started_at = p_as_of WHERE id = p_test.id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION campaigns._start_ab_tests(p_as_of timestamptz, p_wait boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
@@ -101,41 +137,30 @@ AS $$
 DECLARE
     v_test campaigns.ab_tests;
 BEGIN
-    -- Draft tests whose step the working set has reached. The row lock makes a concurrent run wait
-    -- and then see the test running, so the sample is assigned once.
-    FOR v_test IN
-        SELECT t.* FROM campaigns.ab_tests t
-        WHERE t.status = 'draft'
-          AND (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
-        ORDER BY t.id
-        FOR UPDATE
-    LOOP
-        CONTINUE WHEN v_test.status <> 'draft';
-        -- The sample: the campaign's current audience in a fixed pseudo-random order (md5 of test and
-        -- contact ids, so a re-run or a test gives the same split), cut into contiguous slices A, B, …
-        WITH audience AS (
-            SELECT cc.id AS enrollment_id, cc.contact_id,
-                   row_number() OVER (ORDER BY md5(v_test.id::text || cc.contact_id::text)) AS r,
-                   count(*) OVER () AS n
-            FROM campaigns.campaign_contacts cc
-            WHERE cc.tenant_id = v_test.tenant_id AND cc.campaign_id = v_test.campaign_id
-              AND cc.status IN ('enrolled', 'active', 'paused')
-        ), variants AS (
-            SELECT v.id, row_number() OVER (ORDER BY v.variant_name) - 1 AS slot, count(*) OVER () AS k
-            FROM campaigns.ab_test_variants v
-            WHERE v.tenant_id = v_test.tenant_id AND v.ab_test_id = v_test.id
-        ), sized AS (
-            SELECT a.*, campaigns.ab_split_sizes(a.n::integer, v_test.sample_percent, (SELECT max(k) FROM variants)::integer) AS per
-            FROM audience a
-        )
-        INSERT INTO campaigns.ab_test_assignments (tenant_id, ab_test_id, variant_id, contact_id, enrollment_id, assigned_at)
-        SELECT v_test.tenant_id, v_test.id, v.id, s.contact_id, s.enrollment_id, p_as_of
-        FROM sized s JOIN variants v ON v.slot = (s.r - 1) / s.per
-        WHERE s.per > 0 AND s.r <= s.per * v.k
-        ON CONFLICT ON CONSTRAINT uq_ab_test_assignments_contact DO NOTHING;
-
-        UPDATE campaigns.ab_tests SET status = 'running', started_at = p_as_of WHERE id = v_test.id;
-    END LOOP;
+    -- Draft tests whose step the working set has reached, locked in id order. A concurrent run that
+    -- waits (p_wait) sees the test running once it gets the lock (the re-checked WHERE leaves it out),
+    -- so the sample is assigned once; one that may not wait skips it (its contacts wait a pass).
+    IF p_wait THEN
+        FOR v_test IN
+            SELECT t.* FROM campaigns.ab_tests t
+            WHERE t.status = 'draft'
+              AND (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
+            ORDER BY t.id
+            FOR UPDATE
+        LOOP
+            PERFORM campaigns._assign_ab_sample(v_test, p_as_of);
+        END LOOP;
+    ELSE
+        FOR v_test IN
+            SELECT t.* FROM campaigns.ab_tests t
+            WHERE t.status = 'draft'
+              AND (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
+            ORDER BY t.id
+            FOR UPDATE SKIP LOCKED
+        LOOP
+            PERFORM campaigns._assign_ab_sample(v_test, p_as_of);
+        END LOOP;
+    END IF;
 END
 $$;
 
@@ -144,12 +169,47 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
 AS $$
+DECLARE
+    -- Whether this transaction holds an A/B test's row lock already (an earlier hop or batch).
+    v_first  boolean := coalesce(current_setting('campaigns.ab_test_locked', true), '') = '';
+    v_locked uuid[];
 BEGIN
     IF NOT EXISTS (SELECT FROM campaigns.ab_tests t
                    WHERE (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')) THEN
         RETURN;  -- no test on the steps at hand: the common case costs one probe
     END IF;
-    PERFORM campaigns._start_ab_tests(p_as_of);
+    -- The lock order of A/B tests (docs/engine.md, A/B tests under concurrency): a processing run
+    -- locks the tests of the steps at hand in id order, draft ones exclusively (_start_ab_tests assigns
+    -- the sample) and then all of them shared, held to commit, and reads their status only after that.
+    -- A deployment holds the test exclusively, so it either committed before (the statements below
+    -- see winner_deployed and route to the winner) or waits for this batch to commit and then releases
+    -- the contacts it held back. (Reading the status without the lock let a deployment commit in
+    -- between and strand those contacts for good.)
+    -- A run waits for these locks only while it holds none: in a later hop (other steps, other tests,
+    -- not in id order any more) it takes what it can (SKIP LOCKED) and the contacts at a step whose
+    -- test another transaction holds wait for the next pass; so a run never waits for a test while
+    -- holding one, and cannot close a cycle with an evaluation deciding several tests in id order.
+    -- Processing holds no enrollment lock that a foreign-key check (KEY SHARE) waits for (the claim is
+    -- FOR NO KEY UPDATE), so a sample's assignment INSERT never waits on another run's claim while
+    -- that run waits here for the test: two runs making the first pass cannot deadlock.
+    PERFORM campaigns._start_ab_tests(p_as_of, v_first);
+    IF v_first THEN
+        PERFORM FROM campaigns.ab_tests t
+        WHERE (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
+        ORDER BY t.id
+        FOR SHARE;
+    ELSE
+        SELECT array_agg(x.id) INTO v_locked
+        FROM (SELECT t.id FROM campaigns.ab_tests t
+              WHERE (t.tenant_id, t.step_id) IN (SELECT tenant_id, step_id FROM pg_temp._due_work WHERE status = 'run')
+              ORDER BY t.id
+              FOR SHARE SKIP LOCKED) x;
+        UPDATE pg_temp._due_work w SET status = 'stop'
+        FROM campaigns.ab_tests t
+        WHERE w.status = 'run' AND t.tenant_id = w.tenant_id AND t.step_id = w.step_id
+          AND t.id <> ALL (coalesce(v_locked, '{}'));
+    END IF;
+    PERFORM set_config('campaigns.ab_test_locked', 'on', true);
 
     -- In the sample: the assigned variant.
     UPDATE pg_temp._due_work w SET ab_variant_id = a.variant_id

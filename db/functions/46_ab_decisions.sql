@@ -98,7 +98,9 @@ DECLARE
     v_released integer;
 BEGIN
     -- Deciding and releasing in one transaction: a crash leaves neither, and the next run decides
-    -- again; a deployed test is never deployed twice.
+    -- again; a deployed test is never deployed twice. The caller holds the test's row lock, which
+    -- every processing batch routing into the step holds shared to its commit (_route_ab_tests): the
+    -- release sees every contact held back before, and no batch holds one back after.
     UPDATE campaigns.ab_tests
     SET status = 'winner_deployed', winner_variant_id = p_winner, decided_at = p_as_of, decision = p_decision
     WHERE id = p_test.id AND status = 'running';
@@ -122,18 +124,24 @@ SET search_path = pg_catalog, campaigns
 SET jit = off
 AS $$
 DECLARE
+    v_id       uuid;
     v_test     campaigns.ab_tests;
     v_leader   record;
     v_control  uuid;
     v_decided  integer := 0;
     v_enough   boolean;
 BEGIN
-    FOR v_test IN
-        SELECT * FROM campaigns.ab_tests
+    -- Each test under its row lock, taken in id order (the order processing takes them in, so the two
+    -- cannot deadlock) and waited for: a processing batch routing contacts into the step holds it
+    -- shared until it commits, and the release below must see the contacts that batch held back.
+    -- Re-checked under the lock: a concurrent evaluation or choose_ab_winner may have decided it.
+    FOR v_id IN
+        SELECT id FROM campaigns.ab_tests
         WHERE status = 'running' AND started_at + make_interval(secs => duration_hours * 3600) <= p_as_of
-        ORDER BY started_at
-        FOR UPDATE SKIP LOCKED
+        ORDER BY id
     LOOP
+        SELECT * INTO v_test FROM campaigns.ab_tests WHERE id = v_id AND status = 'running' FOR UPDATE;
+        CONTINUE WHEN NOT FOUND;
         SELECT * INTO v_leader FROM campaigns.ab_test_results(v_test.id) r WHERE r.confidence IS NOT NULL;
         SELECT bool_and(r.delivered >= v_test.minimum_sample_size) INTO v_enough FROM campaigns.ab_test_results(v_test.id) r;
         SELECT coalesce((SELECT id FROM campaigns.ab_test_variants WHERE tenant_id = v_test.tenant_id AND ab_test_id = v_test.id AND is_control),
@@ -151,7 +159,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.evaluate_ab_tests(timestamptz) IS
-    'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
+    'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Each test is decided under its row lock, taken in id order and waited for while a processing batch routes contacts into its step (the batch holds it shared to its commit), so no contact is held back after the release. Returns the number decided. Run by pg_cron every 15 minutes.';
 
 CREATE OR REPLACE FUNCTION campaigns.choose_ab_winner(p_ab_test_id uuid, p_variant_id uuid, p_as_of timestamptz DEFAULT now())
 RETURNS integer

@@ -37,6 +37,43 @@ CREATE FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) R
     SET jit TO 'off'
     AS <body>;
 
+CREATE TABLE campaigns.ab_tests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    test_name text DEFAULT 'A/B test'::text NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    sample_percent numeric(5,2) DEFAULT 20 NOT NULL,
+    duration_hours numeric(6,2) DEFAULT 4 NOT NULL,
+    win_metric text DEFAULT 'open_rate'::text NOT NULL,
+    confidence_threshold numeric(5,2) DEFAULT 95 NOT NULL,
+    minimum_sample_size integer DEFAULT 100 NOT NULL,
+    if_no_winner text DEFAULT 'send_control'::text NOT NULL,
+    started_at timestamp with time zone,
+    decided_at timestamp with time zone,
+    decision text,
+    winner_variant_id uuid,
+    results_summary jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_ab_tests_confidence CHECK (((confidence_threshold > (0)::numeric) AND (confidence_threshold < (100)::numeric))),
+    CONSTRAINT ck_ab_tests_decision CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['manual'::text, 'significant'::text, 'no_winner'::text])))),
+    CONSTRAINT ck_ab_tests_deployed CHECK (((status = 'winner_deployed'::text) = ((winner_variant_id IS NOT NULL) AND (decided_at IS NOT NULL)))),
+    CONSTRAINT ck_ab_tests_duration CHECK ((duration_hours >= (2)::numeric)),
+    CONSTRAINT ck_ab_tests_if_no_winner CHECK ((if_no_winner = 'send_control'::text)),
+    CONSTRAINT ck_ab_tests_metric CHECK ((win_metric = ANY (ARRAY['open_rate'::text, 'click_rate'::text]))),
+    CONSTRAINT ck_ab_tests_minimum_sample CHECK ((minimum_sample_size >= 1)),
+    CONSTRAINT ck_ab_tests_sample CHECK (((sample_percent > (0)::numeric) AND (sample_percent <= (100)::numeric))),
+    CONSTRAINT ck_ab_tests_started CHECK (((status = 'draft'::text) OR (started_at IS NOT NULL))),
+    CONSTRAINT ck_ab_tests_status CHECK ((status = ANY (ARRAY['draft'::text, 'running'::text, 'winner_deployed'::text])))
+);
+
+CREATE FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._campaign_settings() RETURNS text[]
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog'
@@ -227,38 +264,6 @@ CREATE FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid
     SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
-CREATE TABLE campaigns.ab_tests (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    tenant_id uuid NOT NULL,
-    campaign_id uuid NOT NULL,
-    step_id uuid NOT NULL,
-    test_name text DEFAULT 'A/B test'::text NOT NULL,
-    status text DEFAULT 'draft'::text NOT NULL,
-    sample_percent numeric(5,2) DEFAULT 20 NOT NULL,
-    duration_hours numeric(6,2) DEFAULT 4 NOT NULL,
-    win_metric text DEFAULT 'open_rate'::text NOT NULL,
-    confidence_threshold numeric(5,2) DEFAULT 95 NOT NULL,
-    minimum_sample_size integer DEFAULT 100 NOT NULL,
-    if_no_winner text DEFAULT 'send_control'::text NOT NULL,
-    started_at timestamp with time zone,
-    decided_at timestamp with time zone,
-    decision text,
-    winner_variant_id uuid,
-    results_summary jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_ab_tests_confidence CHECK (((confidence_threshold > (0)::numeric) AND (confidence_threshold < (100)::numeric))),
-    CONSTRAINT ck_ab_tests_decision CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['manual'::text, 'significant'::text, 'no_winner'::text])))),
-    CONSTRAINT ck_ab_tests_deployed CHECK (((status = 'winner_deployed'::text) = ((winner_variant_id IS NOT NULL) AND (decided_at IS NOT NULL)))),
-    CONSTRAINT ck_ab_tests_duration CHECK ((duration_hours >= (2)::numeric)),
-    CONSTRAINT ck_ab_tests_if_no_winner CHECK ((if_no_winner = 'send_control'::text)),
-    CONSTRAINT ck_ab_tests_metric CHECK ((win_metric = ANY (ARRAY['open_rate'::text, 'click_rate'::text]))),
-    CONSTRAINT ck_ab_tests_minimum_sample CHECK ((minimum_sample_size >= 1)),
-    CONSTRAINT ck_ab_tests_sample CHECK (((sample_percent > (0)::numeric) AND (sample_percent <= (100)::numeric))),
-    CONSTRAINT ck_ab_tests_started CHECK (((status = 'draft'::text) OR (started_at IS NOT NULL))),
-    CONSTRAINT ck_ab_tests_status CHECK ((status = ANY (ARRAY['draft'::text, 'running'::text, 'winner_deployed'::text])))
-);
-
 CREATE FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -292,6 +297,11 @@ CREATE FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[], p_as
 
 CREATE FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) RETURNS void
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
@@ -364,6 +374,10 @@ CREATE FUNCTION campaigns._normal_cdf(p_z double precision) RETURNS double preci
 CREATE FUNCTION campaigns._notify_outbox_hold() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS <body>;
 
 CREATE FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) RETURNS TABLE(tenant_id uuid, remaining bigint)
@@ -510,7 +524,7 @@ CREATE FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) RET
     SET search_path TO 'pg_catalog'
     AS <body>;
 
-CREATE FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) RETURNS void
+CREATE FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
@@ -931,7 +945,7 @@ CREATE FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Returns the number decided. Run by pg_cron every 15 minutes.';
+COMMENT ON FUNCTION campaigns.evaluate_ab_tests(p_as_of timestamp with time zone) IS 'Decides every running A/B test whose duration has elapsed at p_as_of: the leader on the win metric wins when its two-sided confidence against the runner-up reaches confidence_threshold and every variant has minimum_sample_size delivered; otherwise the control (send_control). Deploying releases the held-back enrollments with the winner''s content in the same transaction, so it happens exactly once. Each test is decided under its row lock, taken in id order and waited for while a processing batch routes contacts into its step (the batch holds it shared to its commit), so no contact is held back after the release. Returns the number decided. Run by pg_cron every 15 minutes.';
 
 CREATE TABLE campaigns.campaign_contacts (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
@@ -1019,7 +1033,7 @@ CREATE FUNCTION campaigns.pause_campaign(p_campaign_id uuid) RETURNS integer
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) IS 'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Returns the number of enrollments paused.';
+COMMENT ON FUNCTION campaigns.pause_campaign(p_campaign_id uuid) IS 'Pauses an active campaign and its enrolled/active enrollments in one transaction (QC409 from any other status). Due times are kept. Takes effect at once: it waits for the processing batch that holds the campaign (at most one batch), and no batch claims its enrollments from then on, so once it returns no new message of the campaign is queued. Returns the number of enrollments paused.';
 
 CREATE FUNCTION campaigns.preview_segment(p_rules jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now(), p_sample integer DEFAULT 10) RETURNS TABLE(contact_count bigint, sample jsonb)
     LANGUAGE plpgsql STABLE
@@ -1042,7 +1056,7 @@ CREATE FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 CREATE FUNCTION campaigns.purge_cron_history(p_keep interval DEFAULT '7 days'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2337,6 +2351,13 @@ REVOKE ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time 
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._apply_send_limits(p_as_of timestamp with time zone) TO campaigns_worker;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
+
+REVOKE ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._assign_ab_sample(p_test campaigns.ab_tests, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._campaign_settings() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._campaign_settings() TO campaigns_worker;
@@ -2395,9 +2416,6 @@ REVOKE ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_i
 GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_worker;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_tests TO campaigns_app;
-GRANT SELECT ON TABLE campaigns.ab_tests TO campaigns_readonly;
-
 REVOKE ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._deploy_ab_winner(p_test campaigns.ab_tests, p_winner uuid, p_decision text, p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2425,6 +2443,10 @@ GRANT ALL ON FUNCTION campaigns._exit_enrollments(p_ids uuid[], p_reasons text[]
 REVOKE ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._first_due_at(p_campaign campaigns.campaigns, p_contact_id uuid, p_timezone text, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._hold_campaign_processing(p_campaign_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._json_keys(p_doc jsonb, p_allowed text[], p_what text) TO campaigns_app;
@@ -2467,6 +2489,10 @@ GRANT ALL ON FUNCTION campaigns._normal_cdf(p_z double precision) TO campaigns_w
 REVOKE ALL ON FUNCTION campaigns._notify_outbox_hold() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._notify_outbox_hold() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._processing_lock_key(p_campaign_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._quota_room(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2536,9 +2562,9 @@ REVOKE ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message te
 GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._segment_rule_error(p_path text[], p_message text) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._start_ab_tests(p_as_of timestamp with time zone, p_wait boolean) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._step_ab_test(p_campaign_id uuid, p_step_id uuid) TO campaigns_app;

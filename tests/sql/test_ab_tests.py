@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from tests.support.factories import insert, make_campaign, make_step, make_tenant
+from tests.support.ab import build, held, per_variant
+from tests.support.factories import insert, make_step
 from tests.support.waits import wait_until_blocked
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
@@ -21,43 +22,9 @@ def _error(conn, sql, args=()) -> str:
     return e.value.sqlstate
 
 
-def build(conn, n: int, sample_percent: float, variants: list[dict], **test_cols) -> dict:
-    """A tenant with n contacts in a segment, a campaign whose single email step carries an A/B test."""
-    t = make_tenant(conn)["tenant_id"]
-    conn.execute("INSERT INTO campaigns.contacts (tenant_id, email) "
-                 "SELECT %s, 'ab' || i || '@example.com' FROM generate_series(1, %s) i", (t, n))
-    segment = insert(conn, "segments", tenant_id=t, name="all")
-    conn.execute("INSERT INTO campaigns.segment_contacts (tenant_id, segment_id, contact_id) "
-                 "SELECT tenant_id, %s, id FROM campaigns.contacts WHERE tenant_id = %s", (segment, t))
-    campaign = make_campaign(conn, t, segment_id=segment)
-    step = make_step(conn, t, campaign, subject_line="Default subject")
-    test = insert(conn, "ab_tests", tenant_id=t, campaign_id=campaign, step_id=step,
-                  sample_percent=sample_percent, **test_cols)
-    ids = {}
-    for i, v in enumerate(variants):
-        ids[v.get("variant_name", "ABCDE"[i])] = insert(
-            conn, "ab_test_variants", tenant_id=t, ab_test_id=test,
-            **{"variant_name": "ABCDE"[i], "subject_line": f"Subject {'ABCDE'[i]}", **v})
-    return {"tenant": t, "campaign": campaign, "step": step, "test": test, "variants": ids}
-
-
 def launch_and_process(conn, w, at=T0):
     conn.execute("SELECT campaigns.launch_campaign(%s, %s)", (w["campaign"], at))
     conn.execute("SELECT campaigns.process_due_steps(%s)", (at,))
-
-
-def per_variant(conn, w) -> dict:
-    rows = conn.execute(
-        "SELECT v.variant_name, count(m.id) FROM campaigns.ab_test_variants v "
-        "LEFT JOIN campaigns.email_messages m ON m.ab_variant_id = v.id "
-        "WHERE v.ab_test_id = %s GROUP BY 1 ORDER BY 1", (w["test"],)).fetchall()
-    return dict(rows)
-
-
-def held(conn, w) -> int:
-    return conn.execute(
-        "SELECT count(*) FROM campaigns.campaign_contacts WHERE campaign_id = %s AND status IN ('enrolled', 'active') "
-        "AND current_step_id = %s AND next_email_scheduled_at IS NULL", (w["campaign"], w["step"])).fetchone()[0]
 
 
 def engage(conn, w, variant: str, delivered: int, opened: int, clicked: int = 0) -> None:

@@ -81,7 +81,7 @@ def test_second_migrate_changes_nothing(db_url):
 COMMITTING_PROCEDURES = ["campaigns.drain_due_steps(bigint,integer,double precision,timestamp with time zone)"]
 # Written to be inlined into the calling query, which any SET clause prevents; these qualify every name
 # (test_function_files checks that the planner inlines them).
-INLINED_FUNCTIONS = ["campaigns._suppressed_addresses(timestamp with time zone)"]
+INLINED_FUNCTIONS = ["campaigns._processing_lock_key(uuid)", "campaigns._suppressed_addresses(timestamp with time zone)"]
 
 
 def test_public_functions_have_comment_and_search_path(conn):

@@ -55,18 +55,79 @@ def test_sequence_sends_at_t0_plus_2d_plus_5d_despite_cron_lag(conn):
     assert enrollment(conn, s.campaign_id, contact)["status"] == "completed"
 
 
-def test_a_late_run_does_not_drift_the_following_due_time(conn):
+def test_an_email_queued_late_puts_the_next_one_a_full_wait_after_it(conn):
     s, e1, e2, e3 = _five_step_sequence(conn)
     contact = s.contacts[0]
     process(conn, T0)
-    process(conn, T0 + 3 * DAY)  # a whole day late for the second email
+    process(conn, T0 + 3 * DAY)  # a whole day late for the second email (an outage)
     e = enrollment(conn, s.campaign_id, contact)
-    assert e["next_email_scheduled_at"] == T0 + 5 * DAY  # not T0 + 6d
+    assert e["next_email_scheduled_at"] == T0 + 6 * DAY  # 3 days after it went, not T0 + 5d
     assert sent_steps(conn, s.campaign_id, contact) == [e1, e2]
+    assert process(conn, T0 + 6 * DAY - MINUTE) == 0
 
-    process(conn, T0 + 5 * DAY + MINUTE)
+    process(conn, T0 + 6 * DAY + MINUTE)
     assert sent_steps(conn, s.campaign_id, contact) == [e1, e2, e3]
-    assert messages(conn, s.campaign_id, step_id=e3)[0]["queued_at"] == T0 + 5 * DAY + MINUTE
+    q = {m["step_id"]: m["queued_at"] for m in messages(conn, s.campaign_id)}
+    assert q[e3] - q[e2] >= 3 * DAY
+
+
+def test_after_an_outage_longer_than_a_wait_the_emails_do_not_bunch(conn):
+    s, e1, e2, e3 = _five_step_sequence(conn)  # waits of 2 and 3 days
+    contact = s.contacts[0]
+    process(conn, T0)
+    back = T0 + 9 * DAY  # processing was down past both nominal due times (T0 + 2d, T0 + 5d)
+    process(conn, back)
+    assert sent_steps(conn, s.campaign_id, contact) == [e1, e2]
+    for run in (back + 5 * MINUTE, back + 10 * MINUTE, back + 3 * DAY - MINUTE):
+        assert process(conn, run) == 0
+    process(conn, back + 3 * DAY)
+    q = {m["step_id"]: m["queued_at"] for m in messages(conn, s.campaign_id)}
+    assert q == {e1: T0, e2: back, e3: back + 3 * DAY}
+
+
+@pytest.mark.parametrize(("lag", "next_due"), [
+    (5 * MINUTE, T0 + 2 * DAY),                                          # on time: from the due time
+    (5 * MINUTE + timedelta(seconds=1), T0 + 2 * DAY + 5 * MINUTE + timedelta(seconds=1)),  # late: from the queue time
+])
+def test_processing_lag_up_to_five_minutes_keeps_the_schedule(conn, lag, next_due):
+    s, e1, e2, e3 = _five_step_sequence(conn)
+    process(conn, T0 + lag)
+    assert enrollment(conn, s.campaign_id, s.contacts[0])["next_email_scheduled_at"] == next_due
+
+
+def test_after_a_six_day_pause_the_next_emails_keep_their_waits(conn):
+    s = new_campaign(conn, 1)
+    e1, _, e2, _, e3 = add_steps(conn, s, "email", wait(2, "days"), "email", wait(2, "days"), "email")
+    launch(conn, s.campaign_id, T0)
+    process(conn, T0)
+    conn.execute("SELECT campaigns.pause_campaign(%s)", (s.campaign_id,))
+    assert process(conn, T0 + 3 * DAY) == 0
+    resumed = T0 + 7 * DAY
+    conn.execute("SELECT campaigns.resume_campaign(%s, %s)", (s.campaign_id, resumed))
+
+    process(conn, resumed)  # the second email was due during the pause: it goes now
+    assert sent_steps(conn, s.campaign_id, s.contacts[0]) == [e1, e2]
+    # The third follows two days after the second went, not at the next run.
+    assert enrollment(conn, s.campaign_id, s.contacts[0])["next_email_scheduled_at"] == resumed + 2 * DAY
+    for run in (resumed + 5 * MINUTE, resumed + DAY, resumed + 2 * DAY - MINUTE):
+        assert process(conn, run) == 0
+    process(conn, resumed + 2 * DAY)
+    q = {m["step_id"]: m["queued_at"] for m in messages(conn, s.campaign_id)}
+    assert q == {e1: T0, e2: resumed, e3: resumed + 2 * DAY}
+    assert enrollment(conn, s.campaign_id, s.contacts[0])["status"] == "completed"
+
+
+def test_a_deferral_by_the_window_is_not_lateness(conn):
+    """An email the sending window moved is on time at its new due time: the next wait counts from it."""
+    s = _window_campaign(conn)
+    e1, _, e2 = add_steps(conn, s, "email", wait(2, "days"), "email")
+    saturday_15 = ts("2026-03-07 20:00Z")
+    launch(conn, s.campaign_id, saturday_15)
+    monday_9 = ts("2026-03-09 13:00Z")  # 09:00 EDT
+    assert enrollment(conn, s.campaign_id, s.contacts[0])["next_email_scheduled_at"] == monday_9
+    process(conn, monday_9 + 4 * MINUTE)
+    assert sent_steps(conn, s.campaign_id, s.contacts[0]) == [e1]
+    assert enrollment(conn, s.campaign_id, s.contacts[0])["next_email_scheduled_at"] == monday_9 + 2 * DAY
 
 
 def test_wait_between_two_emails_is_counted_once(conn):
