@@ -11,6 +11,7 @@ from service.api.approvals import ApprovalController, CampaignApprovalController
 from service.api.auth import provide_db, release_request_transaction, require_api_key
 from service.api.campaigns import CampaignController
 from service.api.contacts import ContactController
+from service.api.dead_letters import DeadLetterController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
 from service.api.reports import ReportLinkController
@@ -25,7 +26,7 @@ from service.api.users import UserController
 CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
-    AbTestController, ReportLinkController, UsageController, IntakeController,
+    AbTestController, ReportLinkController, UsageController, IntakeController, DeadLetterController,
 ]
 
 

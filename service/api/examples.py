@@ -19,6 +19,7 @@ SENDER_ID = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f70"
 SUPPRESSION_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a80"
 APPROVAL_ID = "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b90"
 API_KEY_ID = "8b9c0d1e-2f3a-4b4c-8d5e-6f7a8b9c0d10"
+MESSAGE_ID = "019b1f2e-3d4c-7b5a-8f6e-7d8c9b0a1f20"
 NOW = "2030-03-01T09:00:00+00:00"
 
 CAMPAIGN: dict[str, Any] = {
@@ -107,6 +108,14 @@ SENDER: dict[str, Any] = {
 SUPPRESSION: dict[str, Any] = {
     "id": SUPPRESSION_ID, "email": "no-more@example.com", "reason": "manual", "source": "api", "added_by": USER_ID,
     "added_at": NOW, "expires_at": None,
+}
+
+DEAD_LETTER: dict[str, Any] = {
+    "message_id": MESSAGE_ID, "campaign_id": CAMPAIGN_ID, "campaign_name": "Spring launch", "step_id": STEP_ID,
+    "step_name": "Welcome", "step_order": 1, "enrollment_id": ENROLLMENT_ID, "contact_id": CONTACT_ID,
+    "to_email": "ada@example.com", "failure_kind": "retry_lifetime_expired", "attempts": 14, "lease_reclaims": 0,
+    "last_error": "retry lifetime (2 days) expired: 451 4.7.1 Greylisted, try again later",
+    "last_smtp_reply": "451 4.7.1 Greylisted, try again later", "queued_at": NOW, "failed_at": "2030-03-03T09:00:00+00:00",
 }
 
 APPROVAL: dict[str, Any] = {
