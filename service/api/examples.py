@@ -122,6 +122,14 @@ WEBHOOK_DELIVERY: dict[str, Any] = {"id": WEBHOOK_DELIVERY_ID, "subscription_id"
             "latency_ms": 38, "last_error": None, "created_at": NOW, "expires_at": "2030-03-04T09:00:00+00:00",
             "delivered_at": NOW, "failed_at": None}
 
+DEAD_LETTER: dict[str, Any] = {
+    "message_id": MESSAGE_ID, "campaign_id": CAMPAIGN_ID, "campaign_name": "Spring launch", "step_id": STEP_ID,
+    "step_name": "Welcome", "step_order": 1, "enrollment_id": ENROLLMENT_ID, "contact_id": CONTACT_ID,
+    "to_email": "ada@example.com", "failure_kind": "retry_lifetime_expired", "attempts": 14, "lease_reclaims": 0,
+    "last_error": "retry lifetime (2 days) expired: 451 4.7.1 Greylisted, try again later",
+    "last_smtp_reply": "451 4.7.1 Greylisted, try again later", "queued_at": NOW, "failed_at": "2030-03-03T09:00:00+00:00",
+}
+
 APPROVAL: dict[str, Any] = {
     "id": APPROVAL_ID, "campaign_id": CAMPAIGN_ID, "approver_id": USER_ID, "approval_role": "campaign_manager",
     "status": "pending", "round": 1, "comments": None, "requested_by": USER_ID, "requested_at": NOW, "reviewed_at": None,

@@ -29,6 +29,7 @@ from service.api import examples as ex
 from service.api.openapi import api_operations
 from service.app import create_app
 from tests.support.api import PROBLEM_JSON, Tenant, assert_problem, digest, new_tenant, ok
+from tests.support.factories import make_enrollment, make_message
 
 OPERATIONS = [(route.path, method, entry[0]) for route, method, entry in api_operations(create_app("postgresql://unused"))]
 IDS = [handler.operation_id for _, _, handler in OPERATIONS]
@@ -62,8 +63,12 @@ def world(module_conn, module_api_app) -> Iterator[dict[str, Any]]:
         "INSERT INTO campaigns.webhook_deliveries (tenant_id, subscription_id, event_id, event_type, payload)"
         " VALUES (%s, %s, 'evt_route_table', 'message.sent', '{\"type\": \"message.sent\"}') RETURNING id",
         (a.tenant_id, webhook["id"])).fetchone()[0]
+    # A dead letter: a message the relay refused.
+    enrollment = make_enrollment(conn, a.tenant_id, campaign["id"], contact["id"], status="active")
+    dead = make_message(conn, a.tenant_id, enrollment, step["id"], status="failed", failed_at="2030-03-01 09:00+00",
+                        failure_kind="rejected", last_error="554 5.7.1 refused", smtp_response="554 5.7.1 refused")
     ids = {
-        "webhook_id": webhook["id"], "delivery_id": str(delivery),
+        "webhook_id": webhook["id"], "delivery_id": str(delivery), "message_id": str(dead),
         "campaign_id": campaign["id"], "step_id": step["id"], "contact_id": contact["id"], "segment_id": segment["id"],
         "template_id": template["id"], "sender_account_id": sender["id"], "suppression_id": suppression["id"],
         "approval_id": approval["id"], "user_id": member["id"], "api_key_id": key["id"],
@@ -73,7 +78,7 @@ def world(module_conn, module_api_app) -> Iterator[dict[str, Any]]:
         ex.CAMPAIGN_ID: campaign["id"], ex.SEGMENT_ID: segment["id"], ex.STEP_ID: step["id"], ex.STEP2_ID: step2["id"],
         ex.STEP3_ID: step["id"], ex.CONTACT_ID: contact["id"], ex.TEMPLATE_ID: template["id"], ex.SENDER_ID: sender["id"],
         ex.SUPPRESSION_ID: suppression["id"], ex.APPROVAL_ID: approval["id"], ex.USER_ID: member["id"],
-        ex.API_KEY_ID: key["id"], ex.WEBHOOK_ID: webhook["id"], ex.WEBHOOK_DELIVERY_ID: str(delivery),
+        ex.API_KEY_ID: key["id"], ex.MESSAGE_ID: str(dead), ex.WEBHOOK_ID: webhook["id"], ex.WEBHOOK_DELIVERY_ID: str(delivery),
     }
     with module_api_app.client() as anonymous:
         yield {"client": anonymous, "conn": conn, "a": a, "b": b, "ids": ids, "substitutes": substitutes}
