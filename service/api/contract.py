@@ -9,6 +9,7 @@ constraint where it applies, and then:
 - every enum is one component, named after its Literal alias in service.schemas, referenced wherever
   it is used (nullable as `anyOf: [$ref, null]`), so a generated client has one class per enum; a
   union of tagged Structs is one component too (`oneOf` with its discriminator);
+- a `default: null` is left out (see _tidy);
 - nullable values stay msgspec's `anyOf: [X, null]`: both generators read it as "X or null", and
   Schemathesis generates from it only values of X (under `oneOf` it also tries an empty string for
   a date-time, which format, an annotation in JSON Schema 2020-12, does not exclude);
@@ -129,7 +130,9 @@ def _tidy(node: Any, enums: dict, used: dict[str, dict]) -> Any:
         ref = _enum_ref(node["enum"], enums, used)
         nullable = None in node["enum"] or (isinstance(node.get("type"), list) and "null" in node["type"])
         return {"anyOf": [ref, {"type": "null"}]} if nullable else ref
-    out = {key: _tidy(value, enums, used) for key, value in node.items()}
+    # A `default: null` says no more than leaving the field out, and openapi-typescript would make the
+    # field required (it reads a default as "always present").
+    out = {key: _tidy(value, enums, used) for key, value in node.items() if not (key == "default" and value is None)}
     if "anyOf" in out and {"type": "number"} in out["anyOf"] and {"type": "integer"} in out["anyOf"]:
         out["anyOf"].remove({"type": "integer"})  # int | float: an integer is a number
     if "anyOf" in out and len(out["anyOf"]) == 1:
