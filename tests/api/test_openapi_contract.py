@@ -157,6 +157,22 @@ def test_names_are_snake_case_but_the_seed_s(document):
 # -- what the document allows that PostgreSQL cannot store ----------------------------------------------
 
 
+def test_every_response_body_has_a_schema(document):
+    bare = [f"{m.upper()} {p} {status} {media}" for p, m, op in operations(document)
+            for status, response in op["responses"].items()
+            for media, content in (response.get("content") or {}).items() if not content.get("schema")]
+    assert bare == []
+
+
+def test_a_whole_number_is_an_integer_however_written(api):
+    """JSON has one number type and JSON Schema counts 3.0 as an integer: so does the API."""
+    created = ok(api.post("/api/campaigns", json={"name": "n", "daily_limit": 3.0, "sending_days": [1e0, 5]}), 201)
+    assert (created["daily_limit"], created["sending_days"]) == (3, [1, 5])
+    problem = assert_problem(api.post("/api/campaigns", json={"name": "n", "daily_limit": 3.5}), 400, "VALIDATION_FAILED")
+    assert problem["errors"][0]["key"] == "daily_limit"
+    assert_problem(api.post("/api/campaigns", json={"name": "n", "track_opens": 1.0}), 400, "VALIDATION_FAILED")
+
+
 def test_an_offset_postgresql_cannot_store_is_refused(api):
     """RFC 3339 allows any offset up to ±23:59; PostgreSQL stores at most ±15:59."""
     response = api.post("/api/campaigns", json={"name": "far east", "start_date": "2030-01-01T00:00:00+19:46"})
