@@ -180,3 +180,37 @@ def test_an_offset_postgresql_cannot_store_is_refused(api):
     assert_problem(api.post("/api/campaigns", json={"name": "x", "start_date": 0.0}), 400, "VALIDATION_FAILED")
     assert_problem(api.post("/api/campaigns", json={"name": "x", "start_date": 0}), 400, "VALIDATION_FAILED")
     assert ok(api.get("/api/campaigns"))["pagination"]["total"] == 0
+
+
+# -- typed step rules --------------------------------------------------------------------------------
+
+
+def test_step_rules_are_typed(api, conn, tenant):
+    """Condition rules are a union tagged by `type` and action settings one object: a value of the
+    wrong shape is a 400 naming it; a rule the engine refuses is still its 422; keys a rule does not
+    define are dropped (as the engine ignored them)."""
+    campaign = ok(api.post("/api/campaigns", json={"name": "typed rules"}), 201)
+    url = f"/api/campaigns/{campaign['id']}/steps"
+    before = ok(api.get(url))
+    for rules, key in [({"type": "lead_score", "threshold": "50"}, "condition_rules.threshold"),
+                       ({"type": "contact_attribute", "field": "password", "operator": "equals", "value": "x"},
+                        "condition_rules.field"),
+                       ({"type": "contact_attribute", "field": "company", "operator": "matches", "value": "x"},
+                        "condition_rules.operator"),
+                       ({"threshold": 5}, "condition_rules")]:
+        problem = assert_problem(api.post(url, json={"step_type": "condition", "condition_rules": rules}), 400, "VALIDATION_FAILED")
+        assert problem["errors"][0]["key"] == key, problem
+    problem = assert_problem(api.post(url, json={"step_type": "action", "action_type": "adjust_score",
+                                                 "action_config": {"delta": "5"}}), 400, "VALIDATION_FAILED")
+    assert problem["errors"][0]["key"] == "action_config.delta"
+    assert_problem(api.post(url, json={"step_type": "action", "action_type": "adjust_score", "action_config": {}}),
+                   422, "INVALID_STEP_RULE")
+    assert ok(api.get(url)) == before
+
+    condition = ok(api.post(url, json={"step_type": "condition", "condition_rules": {
+        "type": "contact_attribute", "field": "custom.plan", "operator": "in", "value": ["pro", 3], "note": "dropped"}}), 201)
+    assert condition["condition_rules"] == {"type": "contact_attribute", "field": "custom.plan", "operator": "in", "value": ["pro", 3]}
+    notify = ok(api.post(url, json={"step_type": "action", "action_type": "notify",
+                                    "action_config": {"payload": {"channel": "sales"}, "extra": 1}}), 201)
+    assert notify["action_config"] == {"payload": {"channel": "sales"}}
+    assert notify["action_type"] == "notify"
