@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from service.api import api_router
-from service.api.openapi import SECURITY_COMPONENTS, attach_examples
+from service.api.openapi import SECURITY_COMPONENTS, finish_document
 from service.config import check_secret_keys, get_settings, resolve_database_url
 from service.db import create_pool
 from service.docs import swagger_assets, swagger_ui
@@ -51,7 +51,7 @@ def create_app(database_url: str | None = None) -> Litestar:
         route_handlers=[HealthController, api_router(), *PUBLIC_ROUTE_HANDLERS],
         # The database pool first; the in-process outbox worker (CAMPAIGNS_WORKER_IN_API=1) after it.
         lifespan=[lifespan, worker_lifespan],
-        on_startup=[attach_examples],
+        on_startup=[finish_document],
         middleware=[request_id_middleware],
         exception_handlers=exception_handlers(),
         # JSON bodies: nesting depth checked before decoding, then decoded strictly (no coercion).

@@ -109,6 +109,8 @@ INTEGRITY_CODES: dict[str, ErrorCode] = {
     "22P02": ErrorCode("INVALID_VALUE", 422),
     "22023": ErrorCode("INVALID_VALUE", 422),
     "22007": ErrorCode("INVALID_VALUE", 422),
+    # A UTC offset PostgreSQL cannot store (beyond ±15:59, e.g. +19:46), valid as RFC 3339 text.
+    "22009": ErrorCode("INVALID_VALUE", 422),
     "22008": ErrorCode("INVALID_VALUE", 422),
     "22003": ErrorCode("INVALID_VALUE", 422),
     "22001": ErrorCode("INVALID_VALUE", 422),

@@ -52,6 +52,30 @@ def check_depth(body: bytes) -> None:
                        f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
 
 
+# A number JSON writes with a fraction or an exponent (3.0, 1e2): JSON has one number type, and JSON
+# Schema counts 3.0 as an integer, so a whole one is taken where an integer is expected. Bodies
+# without such a number (most) skip the extra pass.
+_NOT_PLAIN_INT = re.compile(rb"[0-9](\.[0-9]|[eE])")
+
+
+def _whole_numbers_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_ints(v) for k, v in value.items()}
+    return value
+
+
+def decode_strict(body: bytes, target: Any, dec_hook: Any = None) -> Any:
+    """The body decoded strictly into `target`; a whole number written as 3.0 or 1e2 counts as an integer."""
+    if not _NOT_PLAIN_INT.search(body):
+        return msgspec.json.decode(body, type=target, strict=True, dec_hook=dec_hook)
+    plain = _whole_numbers_as_ints(msgspec.json.decode(body))
+    return msgspec.convert(plain, type=target, strict=True, dec_hook=dec_hook)
+
+
 _LOCATION = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`")
 
@@ -91,7 +115,7 @@ class StrictRequest(Request):
         target = field.annotation if field is not None else Any
         hook = partial(default_deserializer, type_decoders=self.route_handler.resolve_type_decoders())
         try:
-            return msgspec.json.decode(body, type=target, strict=True, dec_hook=hook)
+            return decode_strict(body, target, hook)
         except msgspec.ValidationError as exc:
             raise ValidationException(detail=f"Validation failed for {self.method} {self.url.path}",
                                       extra=[body_error(exc)]) from exc

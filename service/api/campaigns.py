@@ -7,7 +7,7 @@ editing rules live in campaigns.update_campaign / delete_campaign (db/functions/
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller
@@ -33,8 +33,10 @@ from service.schemas.campaigns import (
     EnrollmentRead,
     EnrollmentStatus,
     ExitRequest,
+    GroupBy,
     ScheduleRequest,
     SendRequest,
+    TimeRange,
 )
 
 # -- named queries -------------------------------------------------------------------------------
@@ -110,7 +112,8 @@ class CampaignController(Controller):
               query_example={"status": "draft", "limit": 20, "offset": 0},
               response_example={"items": [CAMPAIGN], "pagination": {"total": 1, "limit": 20, "offset": 0, "has_more": False}})
     async def list_campaigns(
-        self, db: DbDep, status: FromQuery[CampaignStatus | None] = None, workspace_id: FromQuery[UUID | None] = None,
+        self, db: DbDep, status: FromQuery[CampaignStatus | None] = None,
+        workspace_id: FromQuery[UUID | None] = None,
         limit: Limit = 20, offset: Offset = 0,
     ) -> CampaignPage:
         params = {"status": status, "workspace_id": workspace_id, "limit": limit, "offset": offset}
@@ -185,8 +188,8 @@ class CampaignController(Controller):
         self, db: DbDep, campaign_id: FromPath[UUID],
         start_date: Annotated[date | None, QueryParameter(name="startDate", description="First day (UTC), inclusive")] = None,
         end_date: Annotated[date | None, QueryParameter(name="endDate", description="Last day (UTC), inclusive")] = None,
-        time_range: Annotated[Literal["7d", "30d", "90d", "custom"] | None, QueryParameter(name="timeRange")] = None,
-        group_by: Annotated[Literal["day", "week", "month"], QueryParameter(name="groupBy")] = "day",
+        time_range: Annotated[TimeRange | None, QueryParameter(name="timeRange")] = None,
+        group_by: Annotated[GroupBy, QueryParameter(name="groupBy")] = "day",
     ) -> CampaignAnalytics:
         days = {"7d": 7, "30d": 30, "90d": 90}.get(time_range or "")
         return await one(db, Q_ANALYTICS, (campaign_id, start_date, end_date, group_by, days), CampaignAnalytics, "campaign", campaign_id)

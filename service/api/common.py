@@ -78,15 +78,17 @@ _PROBLEMS: dict[int, tuple[str, str, str]] = {
     413: ("The request body is too large", "PAYLOAD_TOO_LARGE", "The request body is too large"),
     415: ("Unsupported media type", "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
     422: ("Well-formed but refused by a business rule", "VALIDATION_FAILED", "Validation failed"),
-    503: ("The server lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "Service unavailable"),
+    503: ("Unavailable for now: every database connection is busy (retry after Retry-After seconds), or the server "
+          "lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "Service unavailable"),
 }
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """The documented error responses of an operation: 400, 401 and 422 always (a value PostgreSQL
-    cannot store, such as a NUL character, is a 422 INVALID_VALUE anywhere), and the listed ones."""
+    cannot store, such as a NUL character, is a 422 INVALID_VALUE anywhere), 503 (no database
+    connection free in time), and the listed ones."""
     result: dict[int, ResponseSpec] = {}
-    for status in sorted({400, 401, 422, *statuses}):
+    for status in sorted({400, 401, 422, 503, *statuses}):
         description, code, title = _PROBLEMS[status]
         result[status] = ResponseSpec(
             data_container=Problem,

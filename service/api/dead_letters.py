@@ -4,7 +4,7 @@ db/functions/55_retry_policy.sql, which decides what may go back to the queue)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from service.api.common import DbDep, Limit, Offset, endpoint, one, page_query
 from service.api.examples import CAMPAIGN_ID, DEAD_LETTER, MESSAGE_ID, page
+from service.errors import ApiError
 from service.schemas.dead_letters import (
     DeadLetterPage,
     DeadLetterRead,
@@ -60,7 +61,20 @@ Q_REQUEUE = """
         p_failure_kind => %(failure_kind)s::text, p_failed_after => %(failed_after)s::timestamptz,
         p_failed_before => %(failed_before)s::timestamptz) r"""
 
-Timestamp = Annotated[datetime | None, QueryParameter(description="ISO 8601 with an offset")]
+# Taken as text and parsed here: Litestar would also read a bare number such as 0 as a time.
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})$"
+Instant = Annotated[str | None, QueryParameter(description="A time with its offset (RFC 3339), e.g. 2030-03-01T09:00:00Z",
+                                               pattern=INSTANT_PATTERN, schema_extra={"format": "date-time"})]
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(timezone.utc)
+    except ValueError as exc:
+        raise ApiError(400, "VALIDATION_FAILED", "Validation failed", f"{name}: {exc}",
+                       errors=[{"message": str(exc), "key": name, "source": "query"}]) from exc
 
 REQUEUE_DESCRIPTION = (
     "A requeued message goes back to the queue at once with a fresh retry lifetime and reclaim budget. A "
@@ -80,10 +94,11 @@ class DeadLetterController(Controller):
               response_example=page(DEAD_LETTER))
     async def list_dead_letters(
         self, db: DbDep, campaign_id: FromQuery[UUID | None] = None, failure_kind: FromQuery[FailureKind | None] = None,
-        failed_after: Timestamp = None, failed_before: Timestamp = None, limit: Limit = 20, offset: Offset = 0,
+        failed_after: Instant = None, failed_before: Instant = None, limit: Limit = 20, offset: Offset = 0,
     ) -> DeadLetterPage:
-        params = {"campaign_id": campaign_id, "failure_kind": failure_kind, "failed_after": failed_after,
-                  "failed_before": failed_before, "limit": limit, "offset": offset}
+        params = {"campaign_id": campaign_id, "failure_kind": failure_kind,
+                  "failed_after": _instant("failed_after", failed_after),
+                  "failed_before": _instant("failed_before", failed_before), "limit": limit, "offset": offset}
         return await db.doc(Q_LIST, params, DeadLetterPage)  # type: ignore[return-value]
 
     @endpoint("GET", "/{message_id:uuid}", operation_id="getDeadLetter", summary="One dead letter",

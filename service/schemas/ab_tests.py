@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import Email, LongText, ShortText
+from service.schemas.common import Email, LongText, ShortText, Timestamp
 from service.schemas.templates import Warnings
 
 Percent = Annotated[float, msgspec.Meta(gt=0, le=100)]
 Confidence = Annotated[float, msgspec.Meta(gt=0, lt=100)]
 Hours = Annotated[float, msgspec.Meta(ge=2, le=720)]
+WinMetric = Literal["open_rate", "click_rate"]
+AbTestStatus = Literal["draft", "running", "winner_deployed"]
+IfNoWinner = Literal["send_control"]
+# manual (a winner chosen by hand), significant (the test found one), no_winner (the control was sent)
+Decision = Literal["manual", "significant", "no_winner"]
 
 
 class VariantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -31,7 +35,7 @@ class AbTestPut(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     test_name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] = "A/B test"
     sample_percent: Percent = 20
     duration_hours: Hours = 4
-    win_metric: Literal["open_rate", "click_rate"] = "open_rate"
+    win_metric: WinMetric = "open_rate"
     confidence_threshold: Confidence = 95
     minimum_sample_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 100
 
@@ -44,7 +48,7 @@ class VariantRead(msgspec.Struct, kw_only=True):
     email_content: str | None
     sender_name: str | None
     sender_email: str | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class VariantResult(msgspec.Struct, kw_only=True):
@@ -67,19 +71,19 @@ class AbTestRead(msgspec.Struct, kw_only=True):
     campaign_id: UUID
     step_id: UUID
     test_name: str
-    status: Literal["draft", "running", "winner_deployed"]
+    status: AbTestStatus
     sample_percent: float
     duration_hours: float
-    win_metric: str
+    win_metric: WinMetric
     confidence_threshold: float
     minimum_sample_size: int
-    if_no_winner: str
-    started_at: datetime | None
-    decided_at: datetime | None
-    decision: str | None
+    if_no_winner: IfNoWinner
+    started_at: Timestamp | None
+    decided_at: Timestamp | None
+    decision: Decision | None
     winner_variant_id: UUID | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     variants: list[VariantRead]
     results: list[VariantResult]
 

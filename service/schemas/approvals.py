@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import Pagination
+from service.schemas.common import Timestamp, Pagination
 
 ApprovalRole = Literal["campaign_manager", "compliance_officer"]
 ApprovalStatus = Literal["pending", "approved", "rejected"]
@@ -37,8 +36,8 @@ class ApprovalRead(msgspec.Struct, kw_only=True):
     round: int
     comments: str | None
     requested_by: UUID | None
-    requested_at: datetime
-    reviewed_at: datetime | None
+    requested_at: Timestamp
+    reviewed_at: Timestamp | None
 
 
 class ApprovalPage(msgspec.Struct):

@@ -9,6 +9,8 @@ from uuid import UUID
 import msgspec
 
 from service.schemas.common import (
+    LocalOrInstant,
+    Timestamp,
     UNSET,
     Email,
     LongText,
@@ -20,7 +22,7 @@ from service.schemas.common import (
     Timezone,
     Unset,
 )
-from service.schemas.steps import StepCounts, StepRead
+from service.schemas.steps import StepCounts, StepRead, StepType
 
 # A label for lists and reports: every type launches at its segment and runs its steps the same way.
 CampaignType = Annotated[
@@ -35,6 +37,9 @@ OnReply = Literal["exit", "pause", "continue"]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
 SendingDays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday")]
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="An instant with its UTC offset (RFC 3339)")]
+SendAction = Literal["start", "pause", "resume"]
+GroupBy = Literal["day", "week", "month"]
+TimeRange = Literal["7d", "30d", "90d", "custom"]
 EnrollmentStatus = Literal["enrolled", "active", "paused", "completed", "exited"]
 ExitReason = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A machine-readable reason (lower_snake_case)")]
 
@@ -92,8 +97,8 @@ class CampaignRead(msgspec.Struct, kw_only=True):
     from_email: str | None
     from_name: str | None
     reply_to_email: str | None
-    start_date: datetime | None
-    end_date: datetime | None
+    start_date: Timestamp | None
+    end_date: Timestamp | None
     timezone: str
     send_strategy: SendStrategy
     track_opens: bool
@@ -101,20 +106,20 @@ class CampaignRead(msgspec.Struct, kw_only=True):
     unsubscribe_enabled: bool
     daily_limit: int | None
     sending_days: list[int] | None
-    sending_window_start: str | None
-    sending_window_end: str | None
+    sending_window_start: TimeOfDay | None
+    sending_window_end: TimeOfDay | None
     window_missed_action: WindowMissedAction
     on_reply: OnReply
     requires_approval: bool
     is_promotional: bool
     refresh_audience: bool = False
-    scheduled_at: datetime | None
+    scheduled_at: Timestamp | None
     schedule_error: str | None
     created_by: UUID | None
-    created_at: datetime
-    updated_at: datetime
-    launched_at: datetime | None
-    completed_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    launched_at: Timestamp | None
+    completed_at: Timestamp | None
 
 
 class CampaignPage(msgspec.Struct):
@@ -151,7 +156,7 @@ class AnalyticsRow(AnalyticsTotals, kw_only=True):
     id: UUID
     campaign_id: UUID
     date: date
-    calculated_at: datetime
+    calculated_at: Timestamp
 
 
 class CampaignDetail(msgspec.Struct):
@@ -172,14 +177,14 @@ class ScheduleRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """When to launch: `start_at` with a UTC offset is an instant; without one (or `local_date` +
     `local_time`) it is a wall-clock time in `timezone`, default the campaign's."""
 
-    start_at: datetime | None = None
+    start_at: LocalOrInstant | None = None
     local_date: date | None = None
     local_time: TimeOfDay | None = None
     timezone: Timezone | None = None
 
 
 class SendRequest(msgspec.Struct, forbid_unknown_fields=True):
-    action: Literal["start", "pause", "resume"]
+    action: SendAction
 
 
 class AnalyticsPeriod(msgspec.Struct, kw_only=True):
@@ -197,7 +202,7 @@ class StepCounters(StepCounts, kw_only=True):
     step_id: UUID
     step_order: int
     step_name: str | None
-    step_type: str
+    step_type: StepType
     open_rate: float
     click_rate: float
     reply_rate: float
@@ -207,7 +212,7 @@ class CampaignAnalytics(msgspec.Struct, kw_only=True):
     campaign_id: UUID
     start_date: date
     end_date: date
-    group_by: Literal["day", "week", "month"]
+    group_by: GroupBy
     summary: AnalyticsTotals
     overall: list[AnalyticsRow]
     time_series: list[AnalyticsPeriod]
@@ -224,15 +229,15 @@ class EnrollmentRead(msgspec.Struct, kw_only=True):
     status: EnrollmentStatus
     pause_reason: str | None
     current_step_id: UUID | None
-    enrolled_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    exited_at: datetime | None
+    enrolled_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    exited_at: Timestamp | None
     exit_reason: str | None
     steps_completed: int
-    last_email_sent_at: datetime | None
-    next_email_scheduled_at: datetime | None
-    updated_at: datetime
+    last_email_sent_at: Timestamp | None
+    next_email_scheduled_at: Timestamp | None
+    updated_at: Timestamp
 
 
 class EnrollmentPage(msgspec.Struct):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import UNSET, Email, Int32, Pagination, ShortText, Tag, Timezone, Unset
+from service.schemas.common import Timestamp, UNSET, Email, Int32, Pagination, ShortText, Tag, Timezone, Unset
 
 BATCH_MAX = 10_000
 ContactStatus = Literal["active", "unsubscribed", "bounced"]
@@ -56,8 +55,8 @@ class ContactRead(msgspec.Struct, kw_only=True):
     score: int
     status: ContactStatus
     tags: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ContactPage(msgspec.Struct):
@@ -66,10 +65,17 @@ class ContactPage(msgspec.Struct):
 
 
 class ContactBatch(msgspec.Struct, forbid_unknown_fields=True):
-    """Contacts to upsert by email. Each row is an object with the fields of a contact (not status);
-    a row that is invalid is reported, the valid ones are saved."""
+    """Contacts to upsert by email, each a ContactCreate (not status). A row that breaks the schema
+    refuses the whole batch (400, its index in the error's key: `contacts[2].email`); a row the
+    database refuses (an unknown timezone, an email twice) is reported while the others are saved."""
 
-    contacts: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+    contacts: Annotated[list[ContactCreate], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class CsvImportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The CSV import's JSON form: the same text as the text/csv body."""
+
+    csv: Annotated[str, msgspec.Meta(min_length=1, description="The CSV text: a header row with an email column, then one contact per row")]
 
 
 class RowError(msgspec.Struct):

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+
+from service.schemas.common import Timestamp
+
+# recorded | duplicate (a provider_event_id seen before) | not_found | invalid
+EventOutcome = Literal["recorded", "duplicate", "not_found", "invalid"]
+# references (In-Reply-To / References) or subject (subject + sender fallback)
+MatchedBy = Literal["references", "subject"]
 
 
 class ProviderEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -15,7 +22,7 @@ class ProviderEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     type: str
     message_id: UUID | None = None
     smtp_message_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: Annotated[datetime, msgspec.Meta(extra_json_schema={"format": "date-time"}, description="RFC 3339 date-time; without an offset, UTC")] | None = None
     provider_event_id: str | None = None
     details: dict[str, Any] | None = None
 
@@ -26,8 +33,7 @@ class EventBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class EventResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     index: int
-    # recorded | duplicate (a provider_event_id seen before) | not_found | invalid
-    status: str
+    status: EventOutcome
     message_id: UUID | None = None
     code: str | None = None
     detail: str | None = None
@@ -44,6 +50,5 @@ class EventBatchResult(msgspec.Struct, kw_only=True):
 class ReplyResult(msgspec.Struct, kw_only=True):
     matched: bool
     message_id: UUID | None = None
-    # references (In-Reply-To / References) or subject (subject + sender fallback)
-    matched_by: str | None = None
+    matched_by: MatchedBy | None = None
     recorded: bool = False

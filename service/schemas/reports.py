@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
+
+from service.schemas.common import Timestamp
 
 MAX_LINK_HOURS = 24 * 90
 
@@ -16,4 +17,4 @@ class ReportLinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
 class ReportLink(msgspec.Struct):
     url: str
-    expires_at: datetime
+    expires_at: Timestamp

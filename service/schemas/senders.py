@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import UNSET, Email, Pagination, PositiveInt, ShortText, Unset
+from service.schemas.common import Timestamp, UNSET, Email, Pagination, PositiveInt, ShortText, Unset
 
 
 class SenderCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -40,8 +39,8 @@ class SenderRead(msgspec.Struct, kw_only=True):
     daily_limit: int | None
     min_gap_seconds: int | None
     is_active: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class SenderPage(msgspec.Struct):

@@ -2,21 +2,75 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import UNSET, LongText, PositiveInt, ShortText, Unset
+from service.schemas.common import UNSET, LongText, PositiveInt, ShortText, Timestamp, Unset
 from service.schemas.templates import Warnings
 
 StepType = Literal["email", "wait", "condition", "action"]
 WaitUnit = Literal["minutes", "hours", "days", "weeks"]
 ActionType = Literal["add_tag", "remove_tag", "update_field", "adjust_score", "exit", "move_to_campaign", "notify"]
 Subject = Annotated[str, msgspec.Meta(max_length=998)]
-Rules = Annotated[dict[str, Any], msgspec.Meta(description="A condition rule: {type: email_opened|email_clicked|email_replied|lead_score|contact_attribute, …} (docs/engine.md)")]
-ActionConfig = Annotated[dict[str, Any], msgspec.Meta(description="The action's settings, e.g. {\"tag\": \"hot\"} (docs/engine.md)")]
+AttributeOperator = Literal["equals", "not_equals", "contains", "greater_than", "less_than", "in", "not_in"]
+Scalar = int | float | str | bool
+# A standard field, or a custom field as custom.<name> (customField.<name> is the older spelling).
+AttributeField = Annotated[str, msgspec.Meta(
+    pattern=r"^(email|first_name|last_name|company|job_title|city|state|country|timezone|status|score"
+            r"|(custom|customField)\.[A-Za-z0-9_\-]+)$")]
+WritableField = Annotated[str, msgspec.Meta(
+    pattern=r"^(first_name|last_name|company|job_title|city|state|country|(custom|customField)\.[A-Za-z0-9_\-]+)$")]
+
+# -- condition rules: one Struct per `type` ---------------------------------------------------------------
+# Keys a rule does not define are ignored (as the engine does), so they are not refused here either.
+
+
+class EmailOpenedCondition(msgspec.Struct, tag_field="type", tag="email_opened"):
+    """True when the contact opened an email of this enrollment (or of the step email_step_id names)."""
+
+
+class EmailClickedCondition(msgspec.Struct, tag_field="type", tag="email_clicked"):
+    """True when the contact clicked a link of an email of this enrollment (or of email_step_id's)."""
+
+
+class EmailRepliedCondition(msgspec.Struct, tag_field="type", tag="email_replied"):
+    """True when the contact replied to an email of this enrollment (or of email_step_id's)."""
+
+
+class LeadScoreCondition(msgspec.Struct, tag_field="type", tag="lead_score"):
+    """True when the contact's score is at least the threshold."""
+
+    threshold: int | float
+
+
+class ContactAttributeCondition(msgspec.Struct, tag_field="type", tag="contact_attribute"):
+    """Compares a contact field: in / not_in take an array, the other operators a scalar."""
+
+    field: AttributeField
+    operator: AttributeOperator
+    value: Scalar | list[Scalar]
+
+
+ConditionRules = Annotated[
+    EmailOpenedCondition | EmailClickedCondition | EmailRepliedCondition | LeadScoreCondition | ContactAttributeCondition,
+    msgspec.Meta(description="The condition a condition step evaluates, by `type` (docs/engine.md)"),
+]
+
+
+class ActionConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An action step's settings; which apply depends on action_type: add_tag / remove_tag `tag`,
+    update_field `field` + `value`, adjust_score `delta`, exit `reason`, move_to_campaign `campaign_id`,
+    notify `payload` (sent as is on the campaigns_actions channel)."""
+
+    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | Unset = UNSET
+    field: WritableField | Unset = UNSET
+    value: Scalar | None | Unset = UNSET
+    delta: Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)] | Unset = UNSET
+    reason: Annotated[str, msgspec.Meta(max_length=64)] | Unset = UNSET
+    campaign_id: UUID | Unset = UNSET
+    payload: Annotated[dict[str, Any], msgspec.Meta(description="Free-form: what the notify action sends")] | Unset = UNSET
 
 
 class StepFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -30,7 +84,7 @@ class StepFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email_content: LongText | None | Unset = UNSET
     wait_duration_value: PositiveInt | None | Unset = UNSET
     wait_duration_unit: WaitUnit | None | Unset = UNSET
-    condition_rules: Rules | None | Unset = UNSET
+    condition_rules: ConditionRules | None | Unset = UNSET
     email_step_id: UUID | None | Unset = UNSET
     true_next_step_id: UUID | None | Unset = UNSET
     false_next_step_id: UUID | None | Unset = UNSET
@@ -77,15 +131,15 @@ class StepRead(StepCounts, kw_only=True):
     email_content: str | None
     wait_duration_value: int | None
     wait_duration_unit: WaitUnit | None
-    condition_rules: dict[str, object] | None
+    condition_rules: ConditionRules | None
     email_step_id: UUID | None
     true_next_step_id: UUID | None
     false_next_step_id: UUID | None
-    action_type: str | None
-    action_config: dict[str, object]
+    action_type: ActionType | None
+    action_config: ActionConfig
     next_step_id: UUID | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class StepSaved(StepRead, kw_only=True):

@@ -8,8 +8,9 @@ from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import Email, Pagination, ShortText
+from service.schemas.common import Timestamp, Email, Pagination, ShortText
 
+SuppressionScope = Literal["tenant", "global"]
 SuppressionReason = Literal["unsubscribe", "hard_bounce", "soft_bounce", "complaint", "manual", "import"]
 
 
@@ -26,8 +27,8 @@ class SuppressionRead(msgspec.Struct, kw_only=True):
     reason: SuppressionReason
     source: str | None
     added_by: UUID | None
-    added_at: datetime
-    expires_at: datetime | None
+    added_at: Timestamp
+    expires_at: Timestamp | None
 
 
 class SuppressionPage(msgspec.Struct):
@@ -38,7 +39,7 @@ class SuppressionPage(msgspec.Struct):
 class SuppressionCheck(msgspec.Struct, kw_only=True):
     email: str
     suppressed: bool
-    scope: Literal["tenant", "global"] | None
-    reason: str | None
-    added_at: datetime | None
-    expires_at: datetime | None
+    scope: SuppressionScope | None
+    reason: SuppressionReason | None
+    added_at: Timestamp | None
+    expires_at: Timestamp | None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import UNSET, Name, Pagination, Unset
+from service.schemas.common import Timestamp, UNSET, Name, Pagination, Unset
 
 Subject = Annotated[str, msgspec.Meta(max_length=998)]
 Body = Annotated[str, msgspec.Meta(max_length=100_000)]
@@ -39,8 +38,8 @@ class TemplateRead(msgspec.Struct, kw_only=True):
     html_content: str | None
     text_content: str | None
     created_by: UUID | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class TemplateWarning(msgspec.Struct, kw_only=True):

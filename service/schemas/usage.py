@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import msgspec
+
+from service.schemas.common import Timestamp
 
 
 class UsageRead(msgspec.Struct, kw_only=True):
@@ -12,5 +14,5 @@ class UsageRead(msgspec.Struct, kw_only=True):
     sent: int
     monthly_email_quota: int | None
     remaining: int | None
-    deferred_until: datetime | None
+    deferred_until: Timestamp | None
     max_send_rate_per_second: float | None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import Email, Name, Pagination, ShortText
+from service.schemas.common import Timestamp, Email, Name, Pagination, ShortText
 
 UserRole = Literal["admin", "member"]
 
@@ -24,8 +23,8 @@ class UserRead(msgspec.Struct, kw_only=True):
     email: str
     name: str | None
     role: UserRole
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class UserPage(msgspec.Struct):
@@ -58,9 +57,9 @@ class ApiKeyRead(msgspec.Struct, kw_only=True):
     user_id: UUID
     name: str
     key_prefix: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    revoked_at: datetime | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None = None
+    revoked_at: Timestamp | None
 
 
 class ApiKeyPage(msgspec.Struct):

@@ -16,7 +16,7 @@ def test_full_flow_over_http(api, conn, tenant):
         {"email": "grace@example.com", "first_name": "Grace", "tags": ["beta"], "custom_fields": {"plan": "pro"}},
         {"email": "linus@example.com", "tags": ["beta", "customer"]},
         {"email": "ken@example.com", "tags": []},
-        {"email": "broken"},
+        {"email": "lost@example.com", "timezone": "Nowhere/City"},
     ]}))
     assert (batch["created"], batch["rejected"]) == (4, 1)
 

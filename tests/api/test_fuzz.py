@@ -64,16 +64,20 @@ CHECKS: dict[str, Any] = {check.__name__: check for check in (
     not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
     negative_data_rejection, unsupported_method)}
 CHECKS["positive_data_acceptance"] = valid_data_accepted
-# A check that can pass only once the OpenAPI document declares a rule the server already enforces.
-PENDING_DECLARATIONS = {
-    "positive_data_acceptance": "the document lacks additionalProperties: false, minLength/minimum on items "
-                                "(tags, sending_days) and the requestBody of POST /api/intake/replies",
-}
+# A check that can pass only once the OpenAPI document declares a rule the server already enforces
+# (check name -> what is missing); empty while the document declares every rule it enforces.
+PENDING_DECLARATIONS: dict[str, str] = {}
 # Valid data may still be refused by a rule of the data (an unknown id, a state, a business rule: 404,
 # 409, 422); a 400 says the request broke the documented schema, which valid data never does.
 CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}}})
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
+
+
+@schemathesis.serializer("message/rfc822")
+def _rfc822(ctx: Any, value: Any) -> bytes:
+    """A raw reply (POST /api/intake/replies): the generated text as it is."""
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def seed(api: httpx.Client) -> dict[str, list[str]]:
@@ -123,6 +127,9 @@ def exercise(case: Any, base: str, headers: dict[str, str], fuzzed: Fuzzed, labe
     response = case.call(base_url=base, headers=headers, timeout=60)
     fuzzed.statuses[response.status_code] += 1
     for name, check in CHECKS.items():
+        if name == "negative_data_rejection" and case.media_type and "json" not in case.media_type:
+            # A text body (a CSV, a raw reply) is text whatever "type" the generator meant it to break.
+            continue
         try:
             case.validate_response(response, checks=[check], headers=headers)
         except (AssertionError, BaseExceptionGroup) as exc:

@@ -68,11 +68,11 @@ def test_validation_is_the_engines(api, conn, tenant, campaign):
     assert_problem(api.post(url, json={"step_type": "wait", "wait_duration_value": 0, "wait_duration_unit": "days"}), 400, "VALIDATION_FAILED")
     assert_problem(api.post(url, json={"step_type": "wait", "wait_duration_value": 1, "wait_duration_unit": "fortnights"}), 400, "VALIDATION_FAILED")
     assert_problem(api.post(url, json={"step_type": "sms"}), 400, "VALIDATION_FAILED")
+    assert_problem(api.post(url, json={"step_type": "condition", "condition_rules": {"type": "moon_phase"}}), 400, "VALIDATION_FAILED")
     # Table constraints and the step trigger.
     assert_problem(api.post(url, json={"step_type": "wait"}), 422, "CONSTRAINT_VIOLATED")
     assert_problem(api.post(url, json={"step_type": "email"}), 422, "CONSTRAINT_VIOLATED")
     assert_problem(api.post(url, json=EMAIL | {"next_step_id": foreign_step["id"]}), 422, "STEP_TARGET_OUTSIDE_CAMPAIGN")
-    assert_problem(api.post(url, json={"step_type": "condition", "condition_rules": {"type": "moon_phase"}}), 422, "INVALID_STEP_RULE")
     assert_problem(api.post(url, json={"step_type": "action", "action_type": "add_tag", "action_config": {}}), 422, "INVALID_STEP_RULE")
     assert_problem(api.post(url, json=EMAIL | {"step_order": 1}), 409, "STEP_ORDER_TAKEN")
     assert_problem(api.post(url, json=EMAIL | {"after_step_id": foreign_step["id"]}), 422, "STEP_TARGET_OUTSIDE_CAMPAIGN")
