@@ -12,6 +12,7 @@ from service.api.approvals import ApprovalController, CampaignApprovalController
 from service.api.auth import provide_db, release_request_transaction, require_api_key
 from service.api.campaigns import CampaignController
 from service.api.contacts import ContactController
+from service.api.enrollments import EnrollmentController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
 from service.api.reports import ReportLinkController
@@ -28,7 +29,7 @@ CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
-    CampaignAlertController, WebhookController,
+    CampaignAlertController, WebhookController, EnrollmentController,
 ]
 
 
