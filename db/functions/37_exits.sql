@@ -48,9 +48,11 @@ AS $$
 DECLARE
     v_enrollment campaigns.campaign_contacts;
 BEGIN
-    -- The row lock waits for a processing run that holds the enrollment; its write is then seen.
+    -- The row lock waits for a processing run that holds the enrollment; its write is then seen. A
+    -- contact that entered the campaign again (reentry after_exit) is exited from its latest entry.
     SELECT * INTO v_enrollment FROM campaigns.campaign_contacts
-    WHERE campaign_id = p_campaign_id AND contact_id = p_contact_id FOR UPDATE;
+    WHERE campaign_id = p_campaign_id AND contact_id = p_contact_id
+    ORDER BY entry DESC LIMIT 1 FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'QC404', MESSAGE = 'the contact is not enrolled in this campaign',
             DETAIL = format('campaign_id=%s contact_id=%s', p_campaign_id, p_contact_id);

@@ -13,6 +13,7 @@ from service.api.auth import provide_db, release_request_transaction, require_ap
 from service.api.campaigns import CampaignController
 from service.api.contacts import ContactController
 from service.api.dead_letters import DeadLetterController
+from service.api.enrollments import EnrollmentController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
 from service.api.reports import ReportLinkController
@@ -29,7 +30,7 @@ CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
-    CampaignAlertController, WebhookController, DeadLetterController,
+    CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController,
 ]
 
 

@@ -31,7 +31,7 @@ CAMPAIGN: dict[str, Any] = {
     "send_strategy": "immediate", "track_opens": True, "track_clicks": True, "unsubscribe_enabled": True,
     "daily_limit": 200, "sending_days": [1, 2, 3, 4, 5], "sending_window_start": "09:00:00",
     "sending_window_end": "17:00:00", "window_missed_action": "wait", "on_reply": "exit", "requires_approval": False,
-    "is_promotional": False, "refresh_audience": False, "scheduled_at": None, "schedule_error": None,
+    "is_promotional": False, "refresh_audience": False, "reentry": "once", "scheduled_at": None, "schedule_error": None,
     "created_by": USER_ID, "created_at": NOW, "updated_at": NOW, "launched_at": None, "completed_at": None,
 }
 

@@ -34,6 +34,8 @@ CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed"]
 SendStrategy = Literal["immediate", "scheduled", "optimized"]
 WindowMissedAction = Literal["wait", "send_anyway"]
 OnReply = Literal["exit", "pause", "continue"]
+# once: a contact enters the campaign at most once; after_exit: again after its enrollment ended.
+Reentry = Literal["once", "after_exit"]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
 SendingDays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday")]
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="An instant with its UTC offset (RFC 3339)")]
@@ -72,6 +74,7 @@ class CampaignFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     requires_approval: bool | Unset = UNSET
     is_promotional: bool | Unset = UNSET
     refresh_audience: bool | Unset = UNSET
+    reentry: Reentry | Unset = UNSET
 
 
 class CampaignCreate(CampaignFields, kw_only=True):
@@ -113,6 +116,7 @@ class CampaignRead(msgspec.Struct, kw_only=True):
     requires_approval: bool
     is_promotional: bool
     refresh_audience: bool = False
+    reentry: Reentry = "once"
     scheduled_at: Timestamp | None
     schedule_error: str | None
     created_by: UUID | None

@@ -169,12 +169,14 @@ CREATE TABLE campaigns.campaigns (
     recurrence jsonb,
     occurrence_count integer DEFAULT 0 NOT NULL,
     parent_campaign_id uuid,
+    reentry text DEFAULT 'once'::text NOT NULL,
     CONSTRAINT ck_campaigns_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_campaigns_dates CHECK (((end_date IS NULL) OR (start_date IS NULL) OR (start_date < end_date))),
     CONSTRAINT ck_campaigns_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
     CONSTRAINT ck_campaigns_occurrence_count CHECK ((occurrence_count >= 0)),
     CONSTRAINT ck_campaigns_on_reply CHECK ((on_reply = ANY (ARRAY['exit'::text, 'pause'::text, 'continue'::text]))),
     CONSTRAINT ck_campaigns_recurrence CHECK (((recurrence IS NULL) OR (jsonb_typeof(recurrence) = 'object'::text))),
+    CONSTRAINT ck_campaigns_reentry CHECK ((reentry = ANY (ARRAY['once'::text, 'after_exit'::text]))),
     CONSTRAINT ck_campaigns_send_strategy CHECK ((send_strategy = ANY (ARRAY['immediate'::text, 'scheduled'::text, 'optimized'::text]))),
     CONSTRAINT ck_campaigns_sending_days CHECK (((sending_days IS NULL) OR (((cardinality(sending_days) >= 1) AND (cardinality(sending_days) <= 7)) AND (sending_days <@ ARRAY[(1)::smallint, (2)::smallint, (3)::smallint, (4)::smallint, (5)::smallint, (6)::smallint, (7)::smallint])))),
     CONSTRAINT ck_campaigns_sending_window CHECK ((((sending_window_start IS NULL) = (sending_window_end IS NULL)) AND ((sending_window_start IS NULL) OR (sending_window_start < sending_window_end)))),
@@ -932,6 +934,14 @@ CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAUL
 
 COMMENT ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) IS 'The engine''s gauges for monitoring (the service exposes them on /metrics): outbox messages by status, due messages and the oldest due age, sent/tracked mail totals from the step counters, enrollments and campaigns by status, and the last run time, duration and success of each pg_cron job.';
 
+CREATE FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(contact_id uuid, outcome text, enrollment_id uuid)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) IS 'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. Due email steps are sent by the next processing run (process_due_steps).';
+
 CREATE FUNCTION campaigns.error_codes() RETURNS TABLE(sqlstate text, code text, http_status integer, description text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
@@ -964,7 +974,9 @@ CREATE TABLE campaigns.campaign_contacts (
     last_email_sent_at timestamp with time zone,
     next_email_scheduled_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    entry smallint DEFAULT 1 NOT NULL,
     CONSTRAINT ck_campaign_contacts_completed CHECK (((status <> 'completed'::text) OR (completed_at IS NOT NULL))),
+    CONSTRAINT ck_campaign_contacts_entry CHECK ((entry >= 1)),
     CONSTRAINT ck_campaign_contacts_exited CHECK (((status = 'exited'::text) = ((exited_at IS NOT NULL) AND (exit_reason IS NOT NULL)))),
     CONSTRAINT ck_campaign_contacts_pause_reason CHECK ((((status = 'paused'::text) = (pause_reason IS NOT NULL)) AND ((pause_reason IS NULL) OR (pause_reason = ANY (ARRAY['campaign'::text, 'reply'::text, 'manual'::text]))))),
     CONSTRAINT ck_campaign_contacts_status CHECK ((status = ANY (ARRAY['enrolled'::text, 'active'::text, 'paused'::text, 'completed'::text, 'exited'::text]))),
@@ -1315,7 +1327,7 @@ CREATE FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
+COMMENT ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience, reentry); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
 
 CREATE FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) RETURNS campaigns.contacts
     LANGUAGE plpgsql
@@ -1853,7 +1865,7 @@ ALTER TABLE ONLY campaigns.campaign_approvals
     ADD CONSTRAINT uq_campaign_approvals_round UNIQUE (tenant_id, campaign_id, approver_id, approval_role, round);
 
 ALTER TABLE ONLY campaigns.campaign_contacts
-    ADD CONSTRAINT uq_campaign_contacts_contact UNIQUE (tenant_id, campaign_id, contact_id);
+    ADD CONSTRAINT uq_campaign_contacts_contact UNIQUE (tenant_id, campaign_id, contact_id, entry);
 
 ALTER TABLE ONLY campaigns.campaign_contacts
     ADD CONSTRAINT uq_campaign_contacts_tenant_id UNIQUE (tenant_id, id);
@@ -2790,6 +2802,10 @@ GRANT ALL ON FUNCTION campaigns.engine_jobs(p_step_schedule text) TO campaigns_w
 REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.error_codes() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.error_codes() TO campaigns_app;
