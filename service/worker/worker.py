@@ -21,6 +21,10 @@ Guarantees (docs/worker.md):
   such messages are released back to the queue without spending an attempt.
 - SMTP talk happens outside any transaction; database trouble (a restart) makes the claimer and
   recorder reconnect and retry; a result is never dropped while the worker lives.
+- A relay that cannot be connected to is not the message's fault: its message is released (no
+  attempt spent), and after CAMPAIGNS_WORKER_RELAY_TRIP_FAILURES such failures in a row the relay's
+  circuit opens (circuit.py): its mail is no longer claimed or sent, only the relay is probed, and
+  the claimer is woken the moment a probe succeeds.
 """
 
 from __future__ import annotations
@@ -35,15 +39,17 @@ import time
 from typing import Any
 from uuid import UUID
 
-from service.metrics import CLAIM_SECONDS, SEND_RESULTS, SEND_SECONDS
+from service.metrics import CLAIM_SECONDS, RELAY_PROBES, RELAY_UP, SEND_RESULTS, SEND_SECONDS, SMTP_REPLIES
 from service.tracking.tokens import TokenSigner
+from service.worker.circuit import RelayCircuit
 from service.worker.compose import Composer
-from service.worker.connection import DbConnection, is_connection_error, redact_dsn
+from service.worker.connection import DbConnection, DbOutage, redact_dsn, wait_for_database
+from service.worker.failure_log import FailureLog
 from service.worker.options import WorkerOptions
 from service.worker.queues import Job, RelayQueue
 from service.worker.ratelimit import RateLimiter
 from service.worker.recorder import Recorder
-from service.worker.smtp import Relay, SendResult, SmtpConnection
+from service.worker.smtp import Relay, SendResult, SmtpConnection, probe
 from service.worker.stats import WorkerStats
 
 log = logging.getLogger("campaigns.worker")
@@ -72,6 +78,10 @@ class Worker:
         self._held_campaigns: dict[UUID, float] = {}
         self._held_contacts: dict[UUID, float] = {}
         self._recorder: Recorder | None = None
+        self._circuits: dict[str, RelayCircuit] = {}  # by relay key (relay_key())
+        self._probes: set[asyncio.Task] = set()
+        self.failure_log = FailureLog(log, self.options.failure_log_seconds)
+        self.db_outage = DbOutage(log)
         margin = min(self.options.lease_seconds / 2, self.options.smtp_timeout + 5)
         self._lease_budget = self.options.lease_seconds - margin
 
@@ -100,7 +110,10 @@ class Worker:
         if not opts.public_url.startswith("https://"):
             log.warning("CAMPAIGNS_PUBLIC_URL is %s: tracking and List-Unsubscribe links should be https in production",
                         opts.public_url)
-        self._recorder = Recorder(self.dsn, self.worker_id, opts, self.stats)
+        if opts.startup_seconds is not None and not await wait_for_database(self.dsn, opts.startup_seconds,
+                                                                            self._stopping):
+            return self.stats  # asked to stop while waiting for the database
+        self._recorder = Recorder(self.dsn, self.worker_id, opts, self.stats, self.db_outage)
         self._recorder.start()
         listener = None if self.once else asyncio.create_task(self._listen(), name="listener")
         claimer_db = DbConnection(self.dsn, "claimer")
@@ -113,6 +126,10 @@ class Worker:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)
             await claimer_db.reset()
+            for task in self._probes:
+                task.cancel()
+            await asyncio.gather(*self._probes, return_exceptions=True)
+            self.failure_log.flush(everything=True)
             log.info("worker %s stopped: %s", self.worker_id, self.stats.summary())
         return self.stats
 
@@ -125,16 +142,17 @@ class Worker:
             self._wake.clear()
             room = opts.batch_size - self._backlog
             claimed = -1
+            self.failure_log.flush()  # repeat counts of windows that are over
             if room >= max(1, opts.batch_size // 2):
+                started = time.monotonic()
                 try:
                     claimed = await self._claim(db, room)
                     delay = 0.2
+                    self.db_outage.succeeded(started)
                 except Exception as exc:  # noqa: BLE001
+                    # Logged once per outage (and per new error) with its message and SQLSTATE.
                     self.stats.db_errors += 1
-                    if not is_connection_error(exc):
-                        log.exception("claim failed")
-                    else:
-                        log.warning("claim failed (%s); reconnecting in %.1fs", type(exc).__name__, delay)
+                    self.db_outage.failed("claimer", exc)
                     await db.reset()
                     await self._sleep(delay)
                     delay = min(delay * 2, 5.0)
@@ -158,13 +176,17 @@ class Worker:
         except asyncio.TimeoutError:
             pass
 
+    def _claim_call(self, limit: int) -> tuple[str, dict[str, Any]]:
+        """The claim statement and its parameters (named, so other parameters can join without reordering)."""
+        sql = ("SELECT * FROM campaigns.claim_outbox_batch(p_worker => %(worker)s, p_limit => %(limit)s, "
+               "p_lease => make_interval(secs => %(lease)s))")
+        return sql, {"worker": self.worker_id, "limit": limit, "lease": self.options.lease_seconds}
+
     async def _claim(self, db: DbConnection, limit: int) -> int:
         conn = await db.get()
         started = time.monotonic()
-        cursor = await conn.execute(
-            "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, make_interval(secs => %s))",
-            (self.worker_id, limit, self.options.lease_seconds),
-        )
+        sql, params = self._claim_call(limit)
+        cursor = await conn.execute(sql, params)
         rows = await cursor.fetchall()
         self.stats.claim_seconds += time.monotonic() - started
         CLAIM_SECONDS.observe(time.monotonic() - started)
@@ -180,10 +202,13 @@ class Worker:
             self._inflight.add(row["message_id"])
             self._backlog += 1
             relay = self._relay_for(row)
+            key = relay_key(row)
+            self._circuit(key, relay)
             queue = self._relays.get(relay.key)
             if queue is None:
                 queue = self._relays[relay.key] = RelayQueue(relay)
-            queue.put(Job(row, relay, deadline))
+            # Mail of a down relay (claimed before the claim could skip it) goes back at once, unspent.
+            queue.put(Job(row, relay, deadline, relay_key=key))
             self._ensure_senders(queue)
         return len(rows)
 
@@ -194,6 +219,66 @@ class Worker:
         security = row.get("smtp_security") or "starttls"
         port = row.get("smtp_port") or {"tls": 465, "starttls": 587}.get(security, 25)
         return Relay(host, port, security, row.get("smtp_username"), row.get("smtp_password_env"))
+
+    # -- relays: circuit breakers and probes --------------------------------------------------------------
+
+    def _circuit(self, key: str, relay: Relay) -> RelayCircuit:
+        circuit = self._circuits.get(key)
+        if circuit is None:
+            opts = self.options
+            circuit = self._circuits[key] = RelayCircuit(
+                f"{relay.host}:{relay.port}", opts.relay_trip_failures, opts.relay_probe_min_seconds,
+                opts.relay_probe_max_seconds)
+            RELAY_UP.labels(relay=circuit.name).set(1)
+        return circuit
+
+    def relays_down(self) -> list[str]:
+        """host:port of every relay whose circuit is open (GET /ready shows them)."""
+        return sorted(c.name for c in self._circuits.values() if c.down)
+
+    def _down_relay_keys(self) -> list[str]:
+        return sorted(key for key, c in self._circuits.items() if c.down)
+
+    def _relay_failed(self, job: Job, result: SendResult) -> None:
+        """A connection-level failure: counted by the relay's circuit, which may open now."""
+        circuit = self._circuits[job.relay_key]
+        self.stats.connection_failures += 1
+        if not circuit.failure(result.error or "connection failed"):
+            return
+        self.stats.relays_tripped += 1
+        RELAY_UP.labels(relay=circuit.name).set(0)
+        log.warning("relay %s is down after %d connection failures in a row (%s): its mail stays queued "
+                    "without spending attempts; probing it", circuit.name, circuit.failures, circuit.reason,
+                    extra={"relay": circuit.name, "relay_state": "down", "reason": circuit.reason,
+                           "failures": circuit.failures})
+        task = asyncio.create_task(self._probe(circuit, job.relay), name=f"probe-{circuit.name}")
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, circuit: RelayCircuit, relay: Relay) -> None:
+        """Probe a down relay with backoff until it answers; then wake the claimer."""
+        timeout = min(self.options.smtp_timeout, 10.0)
+        while circuit.down and not self.stopping:
+            await self._sleep(circuit.probe_in())
+            if self.stopping:
+                return
+            try:
+                await probe(relay, timeout)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, the relay is not usable yet
+                circuit.probe_failed()
+                RELAY_PROBES.labels(relay=circuit.name, result="failed").inc()
+                code = getattr(exc, "code", None)
+                self.failure_log.record(circuit.name, code if isinstance(code, int) else None,
+                                        f"probe: {type(exc).__name__}: {exc}"[:500])
+                continue
+            RELAY_PROBES.labels(relay=circuit.name, result="ok").inc()
+            outage = circuit.success()
+            self.failure_log.flush(circuit.name)
+            RELAY_UP.labels(relay=circuit.name).set(1)
+            log.info("relay %s is back after %.1fs down (%d failed probes): sending again", circuit.name,
+                     outage or 0.0, circuit.probes, extra={"relay": circuit.name, "relay_state": "up",
+                                                          "outage_seconds": round(outage or 0.0, 3)})
+            self._wake.set()
 
     def _ensure_senders(self, queue: RelayQueue) -> None:
         wanted = min(self.options.max_connections, len(queue.jobs) + len(queue.tasks))
@@ -229,7 +314,8 @@ class Worker:
         return until is not None and until > now
 
     def _must_release(self, job: Job) -> bool:
-        return self.stopping or self._held(job.row) or time.monotonic() > job.deadline
+        return (self.stopping or self._held(job.row) or time.monotonic() > job.deadline
+                or self._circuits[job.relay_key].down)
 
     async def _process(self, job: Job, connection: SmtpConnection) -> None:
         row = job.row
@@ -249,7 +335,25 @@ class Worker:
         sending = time.monotonic()
         result: SendResult = await connection.send(composed.mail_from, composed.rcpt, composed.data)
         SEND_SECONDS.observe(time.monotonic() - sending)
-        await self._finish(job, result.outcome, result.response, result.error, composed.subject)
+        outcome = self._smtp_outcome(job, result)
+        await self._finish(job, outcome, result.response, result.error, composed.subject)
+
+    def _smtp_outcome(self, job: Job, result: SendResult) -> str:
+        """Count and log one SMTP exchange; a connection-level failure releases the message (the relay's
+        fault: no attempt spent) and counts against the relay's circuit."""
+        code = result.code if result.code is not None else (250 if result.outcome == "sent" else None)
+        SMTP_REPLIES.labels(code_class=f"{code // 100}xx" if code else "none").inc()
+        circuit = self._circuits[job.relay_key]
+        if result.outcome == "sent":
+            circuit.success()
+            return "sent"
+        self.failure_log.record(circuit.name, result.code, result.error or result.response or result.outcome,
+                                logging.INFO if result.outcome == "failed" else logging.WARNING)
+        if result.connection_failed:
+            self._relay_failed(job, result)
+            return "release"
+        circuit.success()  # the relay answered: a reply about this message is not the relay being down
+        return result.outcome
 
     async def _finish(self, job: Job, outcome: str, response: str | None, error: str | None,
                       subject: str | None) -> None:
@@ -310,8 +414,10 @@ class Worker:
         while not self.stopping:
             db = DbConnection(self.dsn, "listener", role=None)
             try:
+                started = time.monotonic()
                 conn = await db.get()
                 await conn.execute(f"LISTEN {CHANNEL}")
+                self.db_outage.succeeded(started)
                 delay = 0.2
                 self._wake.set()  # anything queued while we were not listening
                 async for notification in conn.notifies():
@@ -320,7 +426,7 @@ class Worker:
                 await db.reset()
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect
-                log.warning("listener lost its connection (%s); reconnecting", type(exc).__name__)
+                self.db_outage.failed("listener", exc)
             await db.reset()
             await self._sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -355,3 +461,15 @@ async def run_worker(dsn: str, options: WorkerOptions | None = None, *, once: bo
     if stop_now:  # asked to stop while starting
         worker.stop()
     return await worker.run()
+
+
+def relay_key(row: dict[str, Any]) -> str:
+    """The relay a claimed row goes through, as campaigns._relay_key(smtp_host, smtp_port) computes it:
+    '' for the default relay (no smtp_host), else lower(host) || ':' || port ('' when unset)."""
+    if "relay_key" in row and row["relay_key"] is not None:
+        return row["relay_key"]
+    host = row.get("smtp_host")
+    if not host:
+        return ""
+    port = row.get("smtp_port")
+    return f"{host.lower()}:{'' if port is None else port}"
