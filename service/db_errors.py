@@ -15,7 +15,14 @@ def db_error_fields(exc: BaseException) -> dict[str, str | None]:
     """Structured log fields: `db_error` (class and message, on one line) and `sqlstate` (None when
     the server never answered: a refused connection, a timeout, a name that does not resolve)."""
     sqlstate = getattr(exc, "sqlstate", None) if isinstance(exc, psycopg.Error) else None
-    message = _SPACE.sub(" ", str(exc)).strip() or "(no message)"
+    diag = exc.diag if isinstance(exc, psycopg.Error) else None
+    if diag is not None and diag.message_primary:
+        # The server's own parts, without CONTEXT (the whole statement of a PL/pgSQL function).
+        message = " ".join(part for part in (diag.message_primary, diag.message_detail and f"DETAIL: {diag.message_detail}",
+                                             diag.message_hint and f"HINT: {diag.message_hint}") if part)
+    else:
+        message = str(exc)
+    message = _SPACE.sub(" ", message).strip() or "(no message)"
     return {"db_error": f"{type(exc).__name__}: {message}"[:1000], "sqlstate": sqlstate}
 
 

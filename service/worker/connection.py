@@ -87,12 +87,13 @@ async def wait_for_database(dsn: str, seconds: float, stopping: asyncio.Event) -
                 warned = True
                 log.warning("database unreachable at start-up: %s; retrying for %.0fs", describe_db_error(exc),
                             seconds, extra={**db_error_fields(exc), "component": "startup"})
-            if time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise DatabaseUnavailable(exc, seconds) from exc
         finally:
             await db.reset()
         try:
-            await asyncio.wait_for(stopping.wait(), delay)
+            await asyncio.wait_for(stopping.wait(), min(delay, remaining))
             return False
         except asyncio.TimeoutError:
             delay = min(delay * 2, 2.0)

@@ -65,7 +65,7 @@ class FailureLog:
             return
         relay, code = key
         seconds = self.clock() - window.opened
-        self.log.log(window.level, "SMTP failure on relay %s repeated %d times in %.0fs; last: %s", relay,
+        self.log.log(window.level, "SMTP failure on relay %s: %d more in %.0fs; last: %s", relay,
                      window.repeats, seconds, window.last_reply,
                      extra={"relay": relay, "smtp_code": code, "smtp_reply": window.last_reply,
                             "count": window.repeats, "window_seconds": self.window})

@@ -272,12 +272,13 @@ class Worker:
                                         f"probe: {type(exc).__name__}: {exc}"[:500])
                 continue
             RELAY_PROBES.labels(relay=circuit.name, result="ok").inc()
+            failed_probes = circuit.probes
             outage = circuit.success()
             self.failure_log.flush(circuit.name)
             RELAY_UP.labels(relay=circuit.name).set(1)
             log.info("relay %s is back after %.1fs down (%d failed probes): sending again", circuit.name,
-                     outage or 0.0, circuit.probes, extra={"relay": circuit.name, "relay_state": "up",
-                                                          "outage_seconds": round(outage or 0.0, 3)})
+                     outage or 0.0, failed_probes, extra={"relay": circuit.name, "relay_state": "up",
+                                                         "outage_seconds": round(outage or 0.0, 3)})
             self._wake.set()
 
     def _ensure_senders(self, queue: RelayQueue) -> None:
@@ -382,7 +383,10 @@ class Worker:
         stats.last_result = time.monotonic()
         self._inflight.discard(job.row["message_id"])
         self._backlog -= 1
-        if self._backlog <= self.options.batch_size // 2:
+        # Mail of a down relay going back does not call for a new claim: the poll (or the relay's
+        # return) will.
+        if self._backlog <= self.options.batch_size // 2 and not (outcome == "release"
+                                                                  and self._circuits[job.relay_key].down):
             self._wake.set()
 
     # -- notifications ------------------------------------------------------------------------------------

@@ -190,9 +190,9 @@ def test_relay_refusing_connections_costs_no_attempt_and_mail_resumes_when_it_an
     assert charged == 0 and "failed" not in during
     assert attempts == {1: n}  # each message spent exactly the attempt that sent it
     assert relay.server.duplicates() == {} and len(relay.server.received) == n
-    assert first < 2 + 1.5  # the probe cap, plus a claim
+    assert first < 2 + 3  # the probe cap, plus a claim and a send on a busy machine
     assert len(down) == 1 and len(up) == 1 and down[0]["relay"] == up[0]["relay"] == name
-    assert down[0]["level"] == "warning" and up[0]["level"] == "info"
+    assert down[0]["level"] == "warning" and up[0]["level"] == "info" and up[0]["outage_seconds"] > 5
     assert all(r["relay"] == name and r["smtp_code"] is None for r in failures)
     # every refused session and failed probe is counted in exactly one line, a few lines in all
     assert sum(r["count"] for r in failures) == refused + probes
