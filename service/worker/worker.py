@@ -196,6 +196,7 @@ class Worker:
         if self.stats.first_claim is None:
             self.stats.first_claim = started
         self.stats.claimed += len(rows)
+        down: list[Job] = []
         for row in rows:
             if row["message_id"] in self._inflight:
                 continue  # our own expired lease, still being handled: its result is on its way
@@ -203,14 +204,19 @@ class Worker:
             self._backlog += 1
             relay = self._relay_for(row)
             key = relay_key(row)
-            self._circuit(key, relay)
+            job = Job(row, relay, deadline, relay_key=key)
+            if self._circuit(key, relay).down:
+                down.append(job)
+                continue
             queue = self._relays.get(relay.key)
             if queue is None:
                 queue = self._relays[relay.key] = RelayQueue(relay)
-            # Mail of a down relay (claimed before the claim could skip it) goes back at once, unspent.
-            queue.put(Job(row, relay, deadline, relay_key=key))
+            queue.put(job)
             self._ensure_senders(queue)
-        return len(rows)
+        if down:
+            # Mail of a down relay (claimed before the claim could skip it) goes back at once, unspent.
+            await asyncio.gather(*(self._finish(job, "release", None, None, None) for job in down))
+        return len(rows) - len(down)
 
     def _relay_for(self, row: dict[str, Any]) -> Relay:
         host = row.get("smtp_host")

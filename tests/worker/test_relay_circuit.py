@@ -4,6 +4,7 @@ relay that refuses connections for a while, and the API's /ready with the worker
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ import pytest
 from service.worker.circuit import RelayCircuit
 from service.worker.failure_log import FailureLog
 from service.dev.net import free_port
-from tests.support.outbox import make_outbox, spawn_worker, statuses, stop_process
+from tests.support.outbox import make_outbox, run_once, spawn_worker, statuses, stop_process
 from tests.support.smtp import SwitchableSmtp
 from tests.support.waits import wait_until
 
@@ -69,6 +70,37 @@ def test_success_ends_the_outage_with_its_duration_and_resets_the_backoff():
     assert not c.down and c.success() is None
     c.failure("x"), c.failure("x")
     assert c.down and c.probe_in() == 0.5  # a new outage starts from the shortest wait
+
+
+def test_a_session_that_cannot_be_opened_is_a_connection_failure_and_a_refusal_is_not(smtp):
+    from service.worker.smtp import Relay, SmtpConnection, probe
+
+    async def send(relay: Relay):
+        connection = SmtpConnection(relay, timeout=5)
+        try:
+            return await connection.send("news@example.com", "reader@example.org", b"Subject: x\r\n\r\nx\r\n")
+        finally:
+            await connection.close()
+
+    refused = asyncio.run(send(Relay("127.0.0.1", free_port())))
+    smtp.fault = lambda command: "451 4.3.0 busy" if command == "MAIL" else None
+    busy = asyncio.run(send(smtp.relay()))
+    assert (refused.outcome, refused.connection_failed, refused.code) == ("retry", True, None)
+    assert (busy.outcome, busy.connection_failed, busy.code) == ("retry", False, 451)
+    asyncio.run(probe(smtp.relay(), 5))  # answers: no exception
+    with pytest.raises(OSError):
+        asyncio.run(probe(Relay("127.0.0.1", free_port()), 5))
+
+
+def test_once_with_the_default_relay_down_spends_nothing_and_other_relays_still_send(conn, db_url, smtp):
+    down = SwitchableSmtp()  # never listening
+    stuck = make_outbox(conn, 30)
+    other = make_outbox(conn, 10, sender={"smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_security": "none"})
+    stats = run_once(db_url, down.server, relay_trip_failures=3)
+    assert stats.relays_tripped == 1 and stats.sent == 10 and stats.retried == 0
+    assert statuses(conn, other.campaign_id) == {"sent": 10}
+    assert conn.execute("SELECT status, sum(attempts) FROM campaigns.email_messages WHERE campaign_id = %s "
+                        "GROUP BY 1", (stuck.campaign_id,)).fetchall() == [("queued", 0)]
 
 
 # -- the failure log --------------------------------------------------------------------------------
@@ -191,6 +223,7 @@ def test_relay_refusing_connections_costs_no_attempt_and_mail_resumes_when_it_an
     assert attempts == {1: n}  # each message spent exactly the attempt that sent it
     assert relay.server.duplicates() == {} and len(relay.server.received) == n
     assert first < 2 + 3  # the probe cap, plus a claim and a send on a busy machine
+    assert last < 60      # 2,000 messages at this shared machine's pace, not a retry schedule's
     assert len(down) == 1 and len(up) == 1 and down[0]["relay"] == up[0]["relay"] == name
     assert down[0]["level"] == "warning" and up[0]["level"] == "info" and up[0]["outage_seconds"] > 5
     assert all(r["relay"] == name and r["smtp_code"] is None for r in failures)
