@@ -79,7 +79,7 @@ class Worker:
         self._held_contacts: dict[UUID, float] = {}
         self._recorder: Recorder | None = None
         self._circuits: dict[str, RelayCircuit] = {}  # by relay key (relay_key())
-        self._probes: set[asyncio.Task] = set()
+        self._probes: dict[str, asyncio.Task] = {}  # by relay key: one prober per down relay
         self.failure_log = FailureLog(log, self.options.failure_log_seconds)
         self.db_outage = DbOutage(log)
         margin = min(self.options.lease_seconds / 2, self.options.smtp_timeout + 5)
@@ -126,9 +126,9 @@ class Worker:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)
             await claimer_db.reset()
-            for task in self._probes:
+            for task in self._probes.values():
                 task.cancel()
-            await asyncio.gather(*self._probes, return_exceptions=True)
+            await asyncio.gather(*self._probes.values(), return_exceptions=True)
             self.failure_log.flush(everything=True)
             log.info("worker %s stopped: %s", self.worker_id, self.stats.summary())
         return self.stats
@@ -257,9 +257,10 @@ class Worker:
                     "without spending attempts; probing it", circuit.name, circuit.failures, circuit.reason,
                     extra={"relay": circuit.name, "relay_state": "down", "reason": circuit.reason,
                            "failures": circuit.failures})
-        task = asyncio.create_task(self._probe(circuit, job.relay), name=f"probe-{circuit.name}")
-        self._probes.add(task)
-        task.add_done_callback(self._probes.discard)
+        running = self._probes.get(job.relay_key)
+        if running is None or running.done():
+            self._probes[job.relay_key] = asyncio.create_task(self._probe(circuit, job.relay),
+                                                              name=f"probe-{circuit.name}")
 
     async def _probe(self, circuit: RelayCircuit, relay: Relay) -> None:
         """Probe a down relay with backoff until it answers; then wake the claimer."""
@@ -278,14 +279,19 @@ class Worker:
                                         f"probe: {type(exc).__name__}: {exc}"[:500])
                 continue
             RELAY_PROBES.labels(relay=circuit.name, result="ok").inc()
-            failed_probes = circuit.probes
-            outage = circuit.success()
-            self.failure_log.flush(circuit.name)
-            RELAY_UP.labels(relay=circuit.name).set(1)
-            log.info("relay %s is back after %.1fs down (%d failed probes): sending again", circuit.name,
-                     outage or 0.0, failed_probes, extra={"relay": circuit.name, "relay_state": "up",
-                                                         "outage_seconds": round(outage or 0.0, 3)})
-            self._wake.set()
+            self._relay_answered(circuit)
+
+    def _relay_answered(self, circuit: RelayCircuit) -> None:
+        """The relay answered (a probe, or a send that was under way when it went down): up again."""
+        failed_probes = circuit.probes
+        outage = circuit.success()
+        if outage is None:
+            return
+        self.failure_log.flush(circuit.name)
+        RELAY_UP.labels(relay=circuit.name).set(1)
+        log.info("relay %s is back after %.1fs down (%d failed probes): sending again", circuit.name, outage,
+                 failed_probes, extra={"relay": circuit.name, "relay_state": "up", "outage_seconds": round(outage, 3)})
+        self._wake.set()
 
     def _ensure_senders(self, queue: RelayQueue) -> None:
         wanted = min(self.options.max_connections, len(queue.jobs) + len(queue.tasks))
@@ -352,14 +358,14 @@ class Worker:
         SMTP_REPLIES.labels(code_class=f"{code // 100}xx" if code else "none").inc()
         circuit = self._circuits[job.relay_key]
         if result.outcome == "sent":
-            circuit.success()
+            self._relay_answered(circuit)
             return "sent"
         self.failure_log.record(circuit.name, result.code, result.error or result.response or result.outcome,
                                 logging.INFO if result.outcome == "failed" else logging.WARNING)
         if result.connection_failed:
             self._relay_failed(job, result)
             return "release"
-        circuit.success()  # the relay answered: a reply about this message is not the relay being down
+        self._relay_answered(circuit)  # a reply about this message: the relay is there
         return result.outcome
 
     async def _finish(self, job: Job, outcome: str, response: str | None, error: str | None,
