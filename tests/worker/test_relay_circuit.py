@@ -82,7 +82,18 @@ def test_a_session_that_cannot_be_opened_is_a_connection_failure_and_a_refusal_i
         finally:
             await connection.close()
 
+    async def silent() -> object:
+        """A server that accepts the connection and never greets."""
+        server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+        try:
+            connection = SmtpConnection(Relay("127.0.0.1", server.sockets[0].getsockname()[1]), timeout=0.5)
+            return await connection.send("news@example.com", "reader@example.org", b"x\r\n")
+        finally:
+            server.close()
+
     refused = asyncio.run(send(Relay("127.0.0.1", free_port())))
+    mute = asyncio.run(silent())
+    assert (mute.outcome, mute.connection_failed) == ("retry", True)
     smtp.fault = lambda command: "451 4.3.0 busy" if command == "MAIL" else None
     busy = asyncio.run(send(smtp.relay()))
     assert (refused.outcome, refused.connection_failed, refused.code) == ("retry", True, None)
