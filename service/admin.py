@@ -121,7 +121,13 @@ def status_report(url: str, tenant_id: UUID | None) -> str:
             "count(*) FILTER (WHERE status = 'sending') FROM campaigns.email_messages "
             "WHERE status IN ('queued', 'sending') AND (%(t)s::uuid IS NULL OR tenant_id = %(t)s::uuid)",
             {"t": tenant_id}).fetchone()
-    lines = [f"outbox: {queue[0]:,} queued ({queue[1]:,} due now), {queue[2]:,} sending", ""]
+        dead = conn.execute(
+            "SELECT coalesce(failure_kind, 'unknown'), count(*) FROM campaigns.email_messages "
+            "WHERE status = 'failed' AND (%(t)s::uuid IS NULL OR tenant_id = %(t)s::uuid) GROUP BY 1 ORDER BY 2 DESC, 1",
+            {"t": tenant_id}).fetchall()
+    reasons = ", ".join(f"{kind} {n:,}" for kind, n in dead) or "none"
+    lines = [f"outbox: {queue[0]:,} queued ({queue[1]:,} due now), {queue[2]:,} sending",
+             f"dead letters by reason: {reasons}", ""]
     if not rows:
         return "\n".join(lines + ["no launched campaign"])
     header = f"{'tenant':<16} {'campaign':<32} {'status':<10} {'enrollments':<44} {'queued':>7} {'due':>6} {'sent':>8} {'failed':>7}"

@@ -103,6 +103,15 @@ class WorkerSettings:
     # First retry delay; doubled per attempt up to retry_max_seconds (the formula is in SQL).
     retry_base_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_BASE_SECONDS", 60.0, float, doc="first retry delay (doubled per attempt, in SQL)")
     retry_max_seconds: float = setting("CAMPAIGNS_WORKER_RETRY_MAX_SECONDS", 3600.0, float, doc="the longest retry delay")
+    # A transient failure is retried until this long after the first one (then a dead letter:
+    # retry_lifetime_expired); a sender account's or tenant's retry_lifetime takes precedence.
+    retry_lifetime_seconds: float = setting(
+        "CAMPAIGNS_WORKER_RETRY_LIFETIME_SECONDS", 172800.0, float,
+        doc="how long transient failures are retried, from the first one, unless the sender account or tenant sets `retry_lifetime` (2 days)")
+    # Expired leases (a worker died holding the message) taken over at most this many times; the
+    # next expiry makes the message a dead letter (worker_crashed).
+    max_reclaims: int = setting("CAMPAIGNS_WORKER_MAX_RECLAIMS", 5, int,
+                                doc="how many times a dead worker's message is taken over before it is a dead letter (`worker_crashed`)")
     shutdown_seconds: float = setting("CAMPAIGNS_WORKER_SHUTDOWN_SECONDS", 30.0, float,
                                       doc="how long SIGTERM waits for in-flight sends")
     # auto (uvloop when installed), uvloop or asyncio: the standalone worker's event loop.
@@ -130,6 +139,19 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks (service.webhooks): what the worker may call and how."""
+
+    allowed_networks: str = setting("CAMPAIGNS_WEBHOOK_ALLOWED_NETWORKS", "", shown="none",
+                                    doc="CIDRs (comma-separated) of internal addresses webhooks may still call, e.g. `127.0.0.0/8`; loopback, private and link-local targets are refused otherwise")
+    timeout_seconds: float = setting("CAMPAIGNS_WEBHOOK_TIMEOUT_SECONDS", 10.0, float,
+                                     doc="how long one webhook POST may take before it counts as failed")
+    concurrency: int = setting("CAMPAIGNS_WEBHOOK_CONCURRENCY", 8, int, doc="webhook POSTs in flight per worker process")
+    retry_base_seconds: float = setting("CAMPAIGNS_WEBHOOK_RETRY_BASE_SECONDS", 5.0, float,
+                                        doc="scales the retry schedule 5 s, 5 min, 30 min, 2 h, 5 h, 10 h… (in SQL); for tests")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     # auto: readable lines on a terminal, JSON lines otherwise.
     format: str = setting("CAMPAIGNS_LOG_FORMAT", "auto", _lower, choices=LOG_FORMATS,
@@ -154,6 +176,7 @@ class Settings:
     links: LinkSettings = field(default_factory=LinkSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     dev: DevSettings = field(default_factory=DevSettings)
 

@@ -178,6 +178,7 @@ TITLES: dict[str, str] = {
     "STEP_TARGET_OUTSIDE_CAMPAIGN": "A step target is not a step of this campaign",
     "STEP_CYCLE": "The steps form a cycle",
     "INVALID_TIMEZONE": "Not an IANA time zone",
+    "WEBHOOK_TARGET_NOT_ALLOWED": "The webhook target is not a public address",
 }
 
 

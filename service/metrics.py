@@ -24,6 +24,8 @@ SMTP_REPLIES = Counter("campaigns_worker_smtp_replies_total",
 RELAY_UP = Gauge("campaigns_worker_relay_up", "1 while the worker sends through the relay, 0 while its circuit "
                  "breaker holds its mail and probes it", ["relay"])
 RELAY_PROBES = Counter("campaigns_worker_relay_probes_total", "Probes of relays that were down", ["relay", "result"])
+LEASE_RECLAIMS = Counter("campaigns_worker_lease_reclaims_total",
+                         "Messages claimed from an expired lease of a worker that died")
 DATABASE_UP = Gauge("campaigns_worker_database_up", "1 while the worker's last database call succeeded, 0 during an outage")
 
 

@@ -75,3 +75,21 @@ def test_status_lists_launched_campaigns_with_counts(conn, db_url):
     line = next(row for row in result.stdout.splitlines() if "Spring" in row)
     assert "completed=3" in line and line.split()[-4:] == ["3", "3", "0", "0"]  # queued, due, sent, failed
     assert "Still a draft" not in result.stdout
+    assert "dead letters by reason: none" in result.stdout
+
+
+def test_status_shows_dead_letters_by_reason(conn, db_url):
+    t = make_tenant(conn, "Initech")["tenant_id"]
+    contacts = [conn.execute("INSERT INTO campaigns.contacts (tenant_id, email) VALUES (%s, %s) RETURNING id",
+                             (t, f"d{i}@example.com")).fetchone()[0] for i in range(3)]
+    campaign = make_campaign(conn, t, name="Dead", segment_id=make_segment(conn, t, contacts))
+    make_step(conn, t, campaign)
+    conn.execute("SELECT campaigns.launch_campaign(%s)", (campaign,))
+    conn.execute("SELECT campaigns.process_due_steps()")
+    rows = conn.execute("SELECT message_id FROM campaigns.claim_outbox_batch('w', 10)").fetchall()
+    outcomes = [("failed", "550 5.1.1 unknown"), ("rejected", "554 5.7.1 spam"), ("failed", "550 5.1.1 unknown")]
+    for (message_id,), (outcome, reply) in zip(rows, outcomes):
+        conn.execute("SELECT campaigns.record_send_result(%s, 'w', %s, %s)", (message_id, outcome, reply))
+    result = ctl(db_url, "status", "--tenant", str(t))
+    assert result.returncode == 0, result.stderr
+    assert "dead letters by reason: bounced 2, rejected 1" in result.stdout

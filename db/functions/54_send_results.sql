@@ -1,16 +1,10 @@
--- Send results: how each SMTP result of a leased message is written back (sent, retry with backoff,
--- dead letter, hard bounce, release), one at a time or a worker's flush at once.
+-- Send results: how each SMTP result of a leased message is written back (sent, retry with backoff
+-- within the retry lifetime, dead letter, hard bounce, release), one at a time or a worker's flush at
+-- once. Each recorded result counts one attempt; the retry rules live in 55_retry_policy.sql.
 
-CREATE OR REPLACE FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval DEFAULT '1 hour')
-RETURNS interval
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog
-AS $$
-    -- Exponential: base, 2·base, 4·base … capped (one hour by default), with ±25% jitter so a
-    -- burst of failures (a relay restart) does not come back as a burst.
-    SELECT least(p_base * power(2, least(greatest(p_attempts - 1, 0), 30))::double precision, p_cap)
-           * (0.75 + random() * 0.5)
-$$;
+-- The signatures before retry lifetimes.
+DROP FUNCTION IF EXISTS campaigns.record_send_results(text, uuid[], text[], text[], text[], text[], timestamptz, interval, interval);
+DROP FUNCTION IF EXISTS campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval);
 
 -- A delivery's consequences besides the message's own delivered_at, once and set-based: the step's
 -- emails_delivered counts each message's first delivery, and a delivery ends the contact's run of
@@ -86,7 +80,7 @@ BEGIN
     -- the batch size (a join to unnest() was planned as a sequential scan of the outbox).
     WITH updated AS (
         UPDATE campaigns.email_messages m
-        SET status = 'sent', sent_at = p_as_of, last_error = NULL, lease_expires_at = NULL,
+        SET status = 'sent', sent_at = p_as_of, last_error = NULL, lease_expires_at = NULL, attempts = m.attempts + 1,
             smtp_response = left(p_responses[array_position(p_ids, m.id)], 1000),
             subject = left(p_subjects[array_position(p_ids, m.id)], 998),
             delivered_at = CASE WHEN t.settings->>'delivery_events' IS DISTINCT FROM 'provider'
@@ -132,7 +126,7 @@ $$;
 CREATE OR REPLACE FUNCTION campaigns.record_send_result(
     p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL, p_error text DEFAULT NULL,
     p_as_of timestamptz DEFAULT now(), p_subject text DEFAULT NULL, p_retry_base interval DEFAULT '1 minute',
-    p_retry_cap interval DEFAULT '1 hour')
+    p_retry_cap interval DEFAULT '1 hour', p_retry_lifetime interval DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, campaigns
@@ -141,6 +135,7 @@ DECLARE
     v_msg      campaigns.email_messages;
     v_gap      integer;
     v_next     timestamptz;
+    v_expires  timestamptz;
     v_response text := left(p_smtp_response, 1000);
     v_error    text := left(p_error, 1000);
 BEGIN
@@ -149,8 +144,10 @@ BEGIN
             DETAIL = format('outcome=%s', p_outcome),
             HINT = 'One of sent, retry, failed (recipient refused), rejected (refused, not the recipient), release.';
     END IF;
-    IF p_retry_base IS NULL OR p_retry_base <= interval '0' OR p_retry_cap IS NULL OR p_retry_cap < p_retry_base THEN
-        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_retry_base must be positive and p_retry_cap at least as long';
+    IF p_retry_base IS NULL OR p_retry_base <= interval '0' OR p_retry_cap IS NULL OR p_retry_cap < p_retry_base
+       OR p_retry_lifetime <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422',
+            MESSAGE = 'p_retry_base must be positive, p_retry_cap at least as long and p_retry_lifetime positive';
     END IF;
     SELECT * INTO v_msg FROM campaigns.email_messages WHERE id = p_message_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -169,14 +166,22 @@ BEGIN
         RETURN 'sent';
 
     WHEN 'retry' THEN
-        IF v_msg.attempts >= v_msg.max_attempts THEN
+        -- The lifetime runs from the first transient failure and is fixed then (a later change of the
+        -- setting applies to later messages). Past it, the message is a dead letter.
+        v_expires := coalesce(v_msg.retry_expires_at,
+                              p_as_of + campaigns._retry_lifetime(v_msg.tenant_id, v_msg.sender_account_id, p_retry_lifetime));
+        IF p_as_of >= v_expires THEN
             UPDATE campaigns.email_messages
             SET status = 'failed', failed_at = p_as_of, lease_expires_at = NULL, smtp_response = v_response,
-                last_error = format('attempts exhausted (%s): %s', v_msg.attempts, coalesce(v_error, v_response, 'transient failure'))
+                attempts = attempts + 1, retry_expires_at = v_expires, failure_kind = 'retry_lifetime_expired',
+                last_error = format('retry lifetime expired after %s attempts: %s', v_msg.attempts + 1,
+                                    coalesce(v_error, v_response, 'transient failure'))
             WHERE id = p_message_id;
             RETURN 'failed';
         END IF;
-        v_next := p_as_of + campaigns._retry_delay(v_msg.attempts, p_retry_base, p_retry_cap);
+        -- A delay that would end past the lifetime is cut to its end: the last try comes then,
+        -- rather than the message failing one backoff early.
+        v_next := least(p_as_of + campaigns._retry_delay(v_msg.attempts + 1, p_retry_base, p_retry_cap), v_expires);
         -- A sender's minimum gap holds for retries too: the retry takes the sender's next free slot.
         SELECT sa.min_gap_seconds INTO v_gap FROM campaigns.sender_accounts sa
         WHERE sa.tenant_id = v_msg.tenant_id AND sa.id = v_msg.sender_account_id AND sa.min_gap_seconds IS NOT NULL
@@ -189,6 +194,7 @@ BEGIN
         END IF;
         UPDATE campaigns.email_messages
         SET status = 'queued', next_attempt_at = v_next, lease_expires_at = NULL, smtp_response = v_response,
+            attempts = attempts + 1, retry_expires_at = v_expires,
             last_error = coalesce(v_error, v_response, 'transient failure')
         WHERE id = p_message_id;
         RETURN 'queued';
@@ -199,6 +205,7 @@ BEGIN
         -- and exits the contact everywhere.
         UPDATE campaigns.email_messages
         SET status = 'failed', sent_at = p_as_of, failed_at = p_as_of, lease_expires_at = NULL,
+            attempts = attempts + 1, failure_kind = 'bounced',
             smtp_response = v_response, last_error = coalesce(v_error, v_response, 'recipient refused'),
             subject = left(p_subject, 998)
         WHERE id = p_message_id;
@@ -210,31 +217,34 @@ BEGIN
         RETURN 'failed';
 
     WHEN 'rejected' THEN
-        -- Refused for a reason that is not the recipient's (sender refused, content blocked): a dead
-        -- letter, no bounce, the address stays mailable.
+        -- Refused for a reason that is not the recipient's (sender refused, content blocked, or a
+        -- message the renderer refused: error 'render_limit: …'): a dead letter, no bounce, the
+        -- address stays mailable.
         UPDATE campaigns.email_messages
         SET status = 'failed', failed_at = p_as_of, lease_expires_at = NULL, smtp_response = v_response,
+            attempts = attempts + 1,
+            failure_kind = CASE WHEN v_error LIKE 'render\_limit:%' THEN 'render_limit' ELSE 'rejected' END,
             last_error = coalesce(v_error, v_response, 'rejected')
         WHERE id = p_message_id;
         RETURN 'failed';
 
     WHEN 'release' THEN
         -- Not attempted (held by a pause, shutdown, lease about to run out): back to the queue as it
-        -- was, without spending an attempt.
+        -- was (the claim counted no attempt).
         UPDATE campaigns.email_messages
-        SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_expires_at = NULL
+        SET status = 'queued', lease_expires_at = NULL
         WHERE id = p_message_id;
         RETURN 'queued';
     END CASE;
 END
 $$;
-COMMENT ON FUNCTION campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval) IS
-    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
+COMMENT ON FUNCTION campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval, interval) IS
+    'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), but no later than retry_expires_at (first transient failure + _retry_lifetime: sender account, tenant, p_retry_lifetime, 2 days), so the last try comes at the end of the lifetime; a retry at or after retry_expires_at fails the message (failure_kind retry_lifetime_expired). failed (5xx for the recipient): failed (bounced), counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed (rejected, or render_limit when p_error starts with render_limit:) without bounce. release (not attempted): queued again. Every outcome but release counts one attempt (max_attempts is no longer a limit). Returns the new status.';
 
 CREATE OR REPLACE FUNCTION campaigns.record_send_results(
     p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL,
     p_errors text[] DEFAULT NULL, p_subjects text[] DEFAULT NULL, p_as_of timestamptz DEFAULT now(),
-    p_retry_base interval DEFAULT '1 minute', p_retry_cap interval DEFAULT '1 hour')
+    p_retry_base interval DEFAULT '1 minute', p_retry_cap interval DEFAULT '1 hour', p_retry_lifetime interval DEFAULT NULL)
 RETURNS TABLE (message_id uuid, status text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, campaigns
@@ -288,10 +298,11 @@ BEGIN
         ELSE
             RETURN QUERY SELECT p_message_ids[v_i],
                 campaigns.record_send_result(p_message_ids[v_i], p_worker, p_outcomes[v_i], p_smtp_responses[v_i],
-                                             p_errors[v_i], p_as_of, p_subjects[v_i], p_retry_base, p_retry_cap);
+                                             p_errors[v_i], p_as_of, p_subjects[v_i], p_retry_base, p_retry_cap,
+                                             p_retry_lifetime);
         END IF;
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION campaigns.record_send_results(text, uuid[], text[], text[], text[], text[], timestamptz, interval, interval) IS
+COMMENT ON FUNCTION campaigns.record_send_results(text, uuid[], text[], text[], text[], text[], timestamptz, interval, interval, interval) IS
     'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';

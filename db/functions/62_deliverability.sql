@@ -37,6 +37,10 @@ BEGIN
     LOOP
         -- A bounce rate over 5% pauses the campaign (the operations rule); complaints only alert.
         IF v_alert.kind = 'bounce_rate' THEN
+            -- Said to the campaign.paused webhook (db/functions/80_webhooks.sql), which runs at commit.
+            PERFORM set_config('campaigns.pause_alerts', (coalesce(nullif(current_setting('campaigns.pause_alerts', true), ''), '{}')::jsonb
+                || jsonb_build_object(v_alert.campaign_id, jsonb_build_object(
+                       'kind', v_alert.kind, 'value', v_alert.value, 'threshold', v_alert.threshold, 'raised_at', p_as_of)))::text, true);
             PERFORM campaigns.pause_campaign(v_alert.campaign_id)
             FROM campaigns.campaigns WHERE id = v_alert.campaign_id AND status = 'active';
         END IF;

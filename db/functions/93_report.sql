@@ -1,5 +1,5 @@
 -- The campaign report page's data in one call: the campaign, enrollments by status, the step
--- funnel, a live daily series, A/B results and recent failures.
+-- funnel, a live daily series, A/B results, dead letters by reason and recent failures.
 
 CREATE OR REPLACE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEFAULT 30, p_as_of timestamptz DEFAULT now())
 RETURNS jsonb
@@ -69,14 +69,20 @@ BEGIN
                        (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.variant_name) FROM campaigns.ab_test_results(t.id) r))
                    ORDER BY t.created_at), '[]')
             FROM campaigns.ab_tests t WHERE t.tenant_id = v_campaign.tenant_id AND t.campaign_id = p_campaign_id),
+        -- Dead letters by failure_kind (NULL only for a row failed by hand outside the engine).
+        'dead_letters', (
+            SELECT coalesce(jsonb_object_agg(kind, n), '{}')
+            FROM (SELECT coalesce(m.failure_kind, 'unknown') AS kind, count(*) AS n FROM campaigns.email_messages m
+                  WHERE m.tenant_id = v_campaign.tenant_id AND m.campaign_id = p_campaign_id AND m.status = 'failed'
+                  GROUP BY 1) d),
         'failures', (
-            SELECT coalesce(jsonb_agg(jsonb_build_object('to_email', f.to_email, 'error', f.last_error,
+            SELECT coalesce(jsonb_agg(jsonb_build_object('to_email', f.to_email, 'error', f.last_error, 'kind', f.failure_kind,
                                                          'attempts', f.attempts, 'at', f.queued_at) ORDER BY f.queued_at DESC), '[]')
-            FROM (SELECT m.to_email, m.last_error, m.attempts, m.queued_at FROM campaigns.email_messages m
+            FROM (SELECT m.to_email, m.last_error, m.failure_kind, m.attempts, m.queued_at FROM campaigns.email_messages m
                   WHERE m.tenant_id = v_campaign.tenant_id AND m.campaign_id = p_campaign_id AND m.status = 'failed'
                   ORDER BY m.queued_at DESC LIMIT 20) f)
     );
 END
 $$;
 COMMENT ON FUNCTION campaigns.campaign_report(uuid, integer, timestamptz) IS
-    'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, and the 20 latest failures. Runs as the caller (tenant-scoped through the API).';
+    'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, dead letters counted by failure_kind (dead_letters), and the 20 latest failures with their kind. Runs as the caller (tenant-scoped through the API).';

@@ -12,7 +12,7 @@ GRANT EXECUTE ON FUNCTION campaigns.error_codes(), campaigns._rate(bigint, bigin
     campaigns._rates(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) TO campaigns_readonly;
 -- The worker's claim and result functions cross tenants by design: the worker role only.
 REVOKE EXECUTE ON FUNCTION
-    campaigns.claim_outbox_batch(text, integer, interval, timestamptz),
-    campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval),
-    campaigns.record_send_results(text, uuid[], text[], text[], text[], text[], timestamptz, interval, interval)
+    campaigns.claim_outbox_batch(text, integer, interval, timestamptz, integer, text[]),
+    campaigns.record_send_result(uuid, text, text, text, text, timestamptz, text, interval, interval, interval),
+    campaigns.record_send_results(text, uuid[], text[], text[], text[], text[], timestamptz, interval, interval, interval)
     FROM campaigns_app;

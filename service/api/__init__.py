@@ -7,6 +7,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from service.api.ab_tests import AbTestController
+from service.api.activity import CampaignAlertController, ContactTimelineController
 from service.api.approvals import ApprovalController, CampaignApprovalController
 from service.api.auth import provide_db, release_request_transaction, require_api_key
 from service.api.campaigns import CampaignController
@@ -21,11 +22,13 @@ from service.api.suppressions import SuppressionController
 from service.api.templates import TemplateController
 from service.api.usage import UsageController
 from service.api.users import UserController
+from service.api.webhooks import WebhookController
 
 CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
-    AbTestController, ReportLinkController, UsageController, IntakeController,
+    AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
+    CampaignAlertController, WebhookController,
 ]
 
 

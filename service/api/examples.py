@@ -19,6 +19,9 @@ SENDER_ID = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f70"
 SUPPRESSION_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a80"
 APPROVAL_ID = "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b90"
 API_KEY_ID = "8b9c0d1e-2f3a-4b4c-8d5e-6f7a8b9c0d10"
+MESSAGE_ID = "019b1f2e-3d4c-7b5a-8f6e-7d8c9b0a1f20"
+WEBHOOK_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e40"
+WEBHOOK_DELIVERY_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e41"
 NOW = "2030-03-01T09:00:00+00:00"
 
 CAMPAIGN: dict[str, Any] = {
@@ -108,6 +111,16 @@ SUPPRESSION: dict[str, Any] = {
     "id": SUPPRESSION_ID, "email": "no-more@example.com", "reason": "manual", "source": "api", "added_by": USER_ID,
     "added_at": NOW, "expires_at": None,
 }
+
+WEBHOOK: dict[str, Any] = {"id": WEBHOOK_ID, "url": "https://hooks.example.com/campaigns", "event_types": ["message.bounced", "message.replied"],
+           "description": "CRM sync", "enabled": True, "disabled_at": None, "disabled_reason": None, "failing_since": None,
+           "created_at": NOW, "updated_at": NOW}
+WEBHOOK_DELIVERY: dict[str, Any] = {"id": WEBHOOK_DELIVERY_ID, "subscription_id": WEBHOOK_ID, "event_id": "evt_019b1f2e3d4c7b5a8f6e7d8c9b0a1f21",
+            "event_type": "message.replied",
+            "payload": {"type": "message.replied", "timestamp": NOW, "data": {"message_id": MESSAGE_ID}},
+            "status": "delivered", "attempts": 1, "next_attempt_at": NOW, "response_status": 204, "response_body": "",
+            "latency_ms": 38, "last_error": None, "created_at": NOW, "expires_at": "2030-03-04T09:00:00+00:00",
+            "delivered_at": NOW, "failed_at": None}
 
 APPROVAL: dict[str, Any] = {
     "id": APPROVAL_ID, "campaign_id": CAMPAIGN_ID, "approver_id": USER_ID, "approval_role": "campaign_manager",

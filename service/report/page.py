@@ -94,9 +94,11 @@ def _ab_tests(tests: list[dict]) -> str:
 def _failures(failures: list[dict]) -> str:
     if not failures:
         return '<p class="muted" data-test="no-failures">No failed message.</p>'
-    rows = "".join(f'<tr data-test="failure"><td>{escape(f["to_email"])}</td><td>{escape(f["error"] or "")}</td>'
+    rows = "".join(f'<tr data-test="failure"><td>{escape(f["to_email"])}</td><td>{escape(f.get("kind") or "")}</td>'
+                   f'<td>{escape(f["error"] or "")}</td>'
                    f'<td class="num">{f["attempts"]}</td><td>{escape(str(f["at"]))}</td></tr>' for f in failures)
-    return f'<table><tr><th>Recipient</th><th>Error</th><th class="num">Attempts</th><th>Queued</th></tr>{rows}</table>'
+    return ('<table><tr><th>Recipient</th><th>Reason</th><th>Error</th><th class="num">Attempts</th><th>Queued</th></tr>'
+            f'{rows}</table>')
 
 
 def render_report(doc: dict) -> str:
@@ -113,6 +115,7 @@ def render_report(doc: dict) -> str:
         f'<section><h2>Step funnel</h2>{_funnel(doc["funnel"])}</section>'
         f'<section><h2>Daily activity (UTC)</h2>{_chart(doc["daily"] or [])}</section>'
         f'<section><h2>A/B tests</h2>{_ab_tests(doc["ab_tests"])}</section>'
-        f'<section><h2>Failures</h2>{_failures(doc["failures"])}</section>'
+        f'<section><h2>Failures</h2><h3>Dead letters by reason</h3>{_chips(doc.get("dead_letters") or {}, "dead-letters")}'
+        f'{_failures(doc["failures"])}</section>'
         "</body></html>"
     )

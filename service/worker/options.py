@@ -24,6 +24,8 @@ class WorkerOptions:
     max_connections: int = WorkerSettings.connections
     retry_base_seconds: float = WorkerSettings.retry_base_seconds
     retry_max_seconds: float = WorkerSettings.retry_max_seconds
+    retry_lifetime_seconds: float = WorkerSettings.retry_lifetime_seconds
+    max_reclaims: int = WorkerSettings.max_reclaims
     shutdown_seconds: float = WorkerSettings.shutdown_seconds
     relay_trip_failures: int = WorkerSettings.relay_trip_failures
     relay_probe_min_seconds: float = 0.5
@@ -46,7 +48,8 @@ class WorkerOptions:
             default_from=smtp.default_from, smtp_timeout=smtp.timeout, batch_size=worker.batch_size,
             lease_seconds=worker.lease_seconds, poll_seconds=worker.poll_seconds,
             max_connections=worker.connections, retry_base_seconds=worker.retry_base_seconds,
-            retry_max_seconds=worker.retry_max_seconds, shutdown_seconds=worker.shutdown_seconds,
+            retry_max_seconds=worker.retry_max_seconds, retry_lifetime_seconds=worker.retry_lifetime_seconds,
+            max_reclaims=worker.max_reclaims, shutdown_seconds=worker.shutdown_seconds,
             relay_trip_failures=worker.relay_trip_failures, relay_probe_max_seconds=worker.relay_probe_max_seconds,
             failure_log_seconds=worker.failure_log_seconds,
         )

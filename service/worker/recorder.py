@@ -21,7 +21,7 @@ RECORD_SQL = """
 SELECT message_id, status
 FROM campaigns.record_send_results(%(worker)s, %(ids)s::uuid[], %(outcomes)s::text[], %(responses)s::text[],
                                    %(errors)s::text[], %(subjects)s::text[], now(), %(retry_base)s::interval,
-                                   %(retry_cap)s::interval)
+                                   %(retry_cap)s::interval, %(retry_lifetime)s::interval)
 """
 
 
@@ -48,6 +48,7 @@ class Recorder:
         self.outage = outage or DbOutage(log)
         self.retry_base = f"{options.retry_base_seconds} seconds"
         self.retry_cap = f"{options.retry_max_seconds} seconds"
+        self.retry_lifetime = f"{options.retry_lifetime_seconds} seconds"
         self.pending: list[PendingResult] = []
         self.event = asyncio.Event()
         self.conns = [DbConnection(dsn, f"recorder-{i}") for i in range(options.recorders)]
@@ -86,6 +87,7 @@ class Recorder:
             "worker": self.worker_id,
             "retry_base": self.retry_base,
             "retry_cap": self.retry_cap,
+            "retry_lifetime": self.retry_lifetime,
             "ids": [p.job.row["message_id"] for p in batch],
             "outcomes": [p.outcome for p in batch],
             "responses": [p.response for p in batch],

@@ -39,11 +39,14 @@ import time
 from typing import Any
 from uuid import UUID
 
-from service.metrics import CLAIM_SECONDS, RELAY_PROBES, RELAY_UP, SEND_RESULTS, SEND_SECONDS, SMTP_REPLIES
+from service.metrics import (
+    CLAIM_SECONDS, LEASE_RECLAIMS, RELAY_PROBES, RELAY_UP, SEND_RESULTS, SEND_SECONDS, SMTP_REPLIES,
+)
 from service.tracking.tokens import TokenSigner
+from service.webhooks.sender import WebhookSender
 from service.worker.circuit import RelayCircuit
 from service.worker.compose import Composer
-from service.worker.connection import DbConnection, DbOutage, redact_dsn, wait_for_database
+from service.worker.connection import DbConnection, DbOutage, is_connection_error, redact_dsn, wait_for_database
 from service.worker.failure_log import FailureLog
 from service.worker.options import WorkerOptions
 from service.worker.queues import Job, RelayQueue
@@ -116,12 +119,20 @@ class Worker:
         self._recorder = Recorder(self.dsn, self.worker_id, opts, self.stats, self.db_outage)
         self._recorder.start()
         listener = None if self.once else asyncio.create_task(self._listen(), name="listener")
+        # The webhook outbox is delivered beside the mail, by the same process (service.webhooks).
+        webhooks = asyncio.create_task(
+            WebhookSender(self.dsn, self.worker_id, poll_seconds=opts.poll_seconds, once=self.once,
+                          outage=self.db_outage).run(self._stopping),
+            name="webhooks")
         claimer_db = DbConnection(self.dsn, "claimer")
         try:
             await self._claim_loop(claimer_db)
+            if self.once:
+                await webhooks
         finally:
             self.stop()
             await self._shutdown()
+            await asyncio.gather(webhooks, return_exceptions=True)
             if listener is not None:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)
@@ -135,7 +146,7 @@ class Worker:
 
     async def _claim_loop(self, db: DbConnection) -> None:
         opts = self.options
-        delay = 0.2
+        delay, fresh_retry = 0.2, False
         last_report = time.monotonic()
         while not self.stopping:
             # Cleared before looking, so a wake-up that arrives while we claim is not lost.
@@ -147,13 +158,18 @@ class Worker:
                 started = time.monotonic()
                 try:
                     claimed = await self._claim(db, room)
-                    delay = 0.2
+                    delay, fresh_retry = 0.2, False
                     self.db_outage.succeeded(started)
                 except Exception as exc:  # noqa: BLE001
-                    # Logged once per outage (and per new error) with its message and SQLSTATE.
                     self.stats.db_errors += 1
-                    self.db_outage.failed("claimer", exc)
                     await db.reset()
+                    if is_connection_error(exc) and not fresh_retry:
+                        # The connection may have died while the claimer had no room to claim (during
+                        # an outage already over): one try on a fresh connection before calling it one.
+                        fresh_retry = True
+                        continue
+                    # Logged once per outage (and per new error) with its message and SQLSTATE.
+                    self.db_outage.failed("claimer", exc)
                     await self._sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
@@ -177,10 +193,13 @@ class Worker:
             pass
 
     def _claim_call(self, limit: int) -> tuple[str, dict[str, Any]]:
-        """The claim statement and its parameters (named, so other parameters can join without reordering)."""
+        """The claim statement and its parameters (named, so other parameters can join without reordering).
+        Mail of the relays whose circuit is open is not claimed (p_down_relays: their relay keys)."""
         sql = ("SELECT * FROM campaigns.claim_outbox_batch(p_worker => %(worker)s, p_limit => %(limit)s, "
-               "p_lease => make_interval(secs => %(lease)s))")
-        return sql, {"worker": self.worker_id, "limit": limit, "lease": self.options.lease_seconds}
+               "p_lease => make_interval(secs => %(lease)s), p_max_reclaims => %(max_reclaims)s, "
+               "p_down_relays => %(down)s::text[])")
+        return sql, {"worker": self.worker_id, "limit": limit, "lease": self.options.lease_seconds,
+                     "max_reclaims": self.options.max_reclaims, "down": self._down_relay_keys()}
 
     async def _claim(self, db: DbConnection, limit: int) -> int:
         conn = await db.get()
@@ -196,6 +215,7 @@ class Worker:
         if self.stats.first_claim is None:
             self.stats.first_claim = started
         self.stats.claimed += len(rows)
+        LEASE_RECLAIMS.inc(sum(1 for row in rows if row.get("reclaimed")))
         down: list[Job] = []
         for row in rows:
             if row["message_id"] in self._inflight:

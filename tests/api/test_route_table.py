@@ -55,9 +55,15 @@ def world(module_conn, module_api_app) -> Iterator[dict[str, Any]]:
         step2 = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
                             json={"step_type": "wait", "wait_duration_value": 1, "wait_duration_unit": "days",
                                   "after_step_id": step["id"]}), 201)
+        webhook = ok(api.post("/api/webhooks", json={"url": "https://hooks.example.com/a", "event_types": ["message.sent"]}), 201)
         approval = ok(api.post(f"/api/campaigns/{campaign['id']}/approvals",
                                json={"approvers": [{"user_id": member["id"], "role": "campaign_manager"}]}), 201)[0]
+    delivery = conn.execute(
+        "INSERT INTO campaigns.webhook_deliveries (tenant_id, subscription_id, event_id, event_type, payload)"
+        " VALUES (%s, %s, 'evt_route_table', 'message.sent', '{\"type\": \"message.sent\"}') RETURNING id",
+        (a.tenant_id, webhook["id"])).fetchone()[0]
     ids = {
+        "webhook_id": webhook["id"], "delivery_id": str(delivery),
         "campaign_id": campaign["id"], "step_id": step["id"], "contact_id": contact["id"], "segment_id": segment["id"],
         "template_id": template["id"], "sender_account_id": sender["id"], "suppression_id": suppression["id"],
         "approval_id": approval["id"], "user_id": member["id"], "api_key_id": key["id"],
@@ -67,7 +73,7 @@ def world(module_conn, module_api_app) -> Iterator[dict[str, Any]]:
         ex.CAMPAIGN_ID: campaign["id"], ex.SEGMENT_ID: segment["id"], ex.STEP_ID: step["id"], ex.STEP2_ID: step2["id"],
         ex.STEP3_ID: step["id"], ex.CONTACT_ID: contact["id"], ex.TEMPLATE_ID: template["id"], ex.SENDER_ID: sender["id"],
         ex.SUPPRESSION_ID: suppression["id"], ex.APPROVAL_ID: approval["id"], ex.USER_ID: member["id"],
-        ex.API_KEY_ID: key["id"],
+        ex.API_KEY_ID: key["id"], ex.WEBHOOK_ID: webhook["id"], ex.WEBHOOK_DELIVERY_ID: str(delivery),
     }
     with module_api_app.client() as anonymous:
         yield {"client": anonymous, "conn": conn, "a": a, "b": b, "ids": ids, "substitutes": substitutes}

@@ -41,7 +41,7 @@ def world(module_conn: psycopg.Connection) -> dict:
     messages = [r[0] for r in conn.execute("SELECT id FROM campaigns.email_messages ORDER BY id")]
     conn.execute("UPDATE campaigns.email_messages SET status = 'sent', sent_at = %s WHERE id = ANY(%s)", (T0, messages[:5]))
     conn.execute("UPDATE campaigns.email_messages SET status = 'failed', last_error = '550 5.1.1 no such user', "
-                 "attempts = 1 WHERE id = %s", (messages[5],))
+                 "attempts = 1, failure_kind = 'bounced', failed_at = %s WHERE id = %s", (T0, messages[5]))
     for m in messages[:5]:
         conn.execute("SELECT campaigns.record_email_event(%s, 'delivered', %s)", (m, T0 + timedelta(minutes=1)))
     for m in messages[:3]:
@@ -69,6 +69,8 @@ def test_report_with_api_key_shows_the_campaign(report_api, world):
     assert re.search(r'data-total="sent">5<', html)
     assert re.search(r'data-total="opens">3<', html)
     assert 'data-test="failure"' in html and "550 5.1.1" in html
+    # dead letters by reason
+    assert re.search(r'data-test="dead-letters"><span data-status="bounced">bounced: <b>1</b>', html)
 
 
 def test_report_access_is_refused_without_credentials_or_for_another_tenant(report_api, world):

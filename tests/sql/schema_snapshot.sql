@@ -269,6 +269,11 @@ CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zon
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._enqueue_webhooks(p_events jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -418,13 +423,23 @@ CREATE TABLE campaigns.email_messages (
     ab_variant_id uuid,
     failed_at timestamp with time zone,
     subject text,
+    retry_expires_at timestamp with time zone,
+    lease_reclaims integer DEFAULT 0 NOT NULL,
+    failure_kind text,
     CONSTRAINT ck_email_messages_attempts CHECK (((attempts >= 0) AND (max_attempts >= 1))),
     CONSTRAINT ck_email_messages_counts CHECK (((open_count >= 0) AND (click_count >= 0))),
     CONSTRAINT ck_email_messages_failed CHECK (((failed_at IS NULL) OR (status = 'failed'::text))),
+    CONSTRAINT ck_email_messages_failure_kind CHECK ((failure_kind = ANY (ARRAY['bounced'::text, 'rejected'::text, 'retry_lifetime_expired'::text, 'worker_crashed'::text, 'render_limit'::text, 'attempts_exhausted'::text]))),
+    CONSTRAINT ck_email_messages_failure_kind_status CHECK (((failure_kind IS NULL) OR (status = 'failed'::text))),
     CONSTRAINT ck_email_messages_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_email_messages_lease_reclaims CHECK ((lease_reclaims >= 0)),
     CONSTRAINT ck_email_messages_sent CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
     CONSTRAINT ck_email_messages_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'cancelled'::text])))
 );
+
+COMMENT ON COLUMN campaigns.email_messages.attempts IS 'SMTP attempts whose result was recorded (sent, retry, failed, rejected); a claim or a release does not count.';
+
+COMMENT ON COLUMN campaigns.email_messages.max_attempts IS 'Unused since retry lifetimes (kept for compatibility): transient failures are retried until retry_expires_at.';
 
 CREATE FUNCTION campaigns._record_opt_out(p_msg campaigns.email_messages, p_email text, p_reason text, p_occurred_at timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -447,6 +462,13 @@ CREATE FUNCTION campaigns._recurrence_error(p_rec jsonb) RETURNS text
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._relay_key(p_host text, p_port integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._relay_key(p_host text, p_port integer) IS 'The key naming a sender account''s SMTP relay in claim_outbox_batch (p_down_relays, relay_key): the empty string for the worker''s default relay (no smtp_host), else lower(host) || '':'' || port, with nothing after the colon when no port is set (the security mode''s default port).';
+
 CREATE FUNCTION campaigns._require_admin() RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -456,6 +478,15 @@ CREATE FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_ca
     LANGUAGE sql
     SET search_path TO 'pg_catalog'
     AS <body>;
+
+COMMENT ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) IS 'The delay before the next try after p_attempts tries: least(p_base * 2^(p_attempts-1), p_cap) ± 25% jitter.';
+
+CREATE FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval DEFAULT NULL::interval) RETURNS interval
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) IS 'How long a message of this tenant and sender account keeps being retried after its first transient failure: sender_accounts.retry_lifetime, else tenants.retry_lifetime, else p_default (the worker''s setting), else 2 days.';
 
 CREATE FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) RETURNS void
     LANGUAGE plpgsql
@@ -542,6 +573,46 @@ CREATE FUNCTION campaigns._validate_step() RETURNS trigger
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
+CREATE FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhook_secret() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_ab_tests() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_campaigns() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_email_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_enrollments() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_on_messages_sent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._webhooks_wanted(p_types text[]) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
 CREATE FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog'
@@ -624,7 +695,7 @@ CREATE FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer DEF
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, and the 20 latest failures. Runs as the caller (tenant-scoped through the API).';
+COMMENT ON FUNCTION campaigns.campaign_report(p_campaign_id uuid, p_days integer, p_as_of timestamp with time zone) IS 'Everything the campaign report page shows, as one JSON document: the campaign, enrollments and outbox messages by status, the email-step funnel (sent and tracked counters), a live daily series of sends, first opens, first clicks and replies over the last p_days UTC days, A/B test results, dead letters counted by failure_kind (dead_letters), and the 20 latest failures with their kind. Runs as the caller (tenant-scoped through the API).';
 
 CREATE FUNCTION campaigns.check_deliverability(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -655,12 +726,19 @@ CREATE FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uu
 
 COMMENT ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) IS 'choose_ab_winner for the A/B test of a campaign''s email step (QC404 when the step has none).';
 
-CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, max_attempts integer, lease_expires_at timestamp with time zone, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
+CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now(), p_max_reclaims integer DEFAULT 5, p_down_relays text[] DEFAULT '{}'::text[]) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, lease_reclaims integer, reclaimed boolean, lease_expires_at timestamp with time zone, retry_expires_at timestamp with time zone, relay_key text, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker). Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending with attempts + 1. Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+
+CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEFAULT 50, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(delivery_id uuid, tenant_id uuid, subscription_id uuid, url text, secret text, event_id text, event_type text, payload jsonb, attempt integer, lease_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due webhook deliveries (queued and due, or sending with an expired lease: the worker died) to worker p_worker for p_lease, with the subscription''s URL and secret to sign with. SKIP LOCKED: concurrent workers take disjoint rows. Record each with record_webhook_result.';
 
 CREATE FUNCTION campaigns.clone_campaign(p_campaign_id uuid) RETURNS uuid
     LANGUAGE plpgsql
@@ -682,6 +760,13 @@ CREATE FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with tim
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) IS 'Completes active campaigns with no enrollment left in enrolled, active or paused and no mail queued or sending; completes active or paused campaigns whose end_date is at or before p_as_of (their enrollments exit with reason campaign_ended, queued mail is cancelled). Returns the number completed. Run by pg_cron hourly.';
+
+CREATE FUNCTION campaigns.contact_timeline(p_contact_id uuid) RETURNS TABLE(occurred_at timestamp with time zone, kind text, campaign_id uuid, campaign_name text, enrollment_id uuid, step_id uuid, message_id uuid, status text, exit_reason text, ended_at timestamp with time zone, subject text, sent_at timestamp with time zone, smtp_reply text, last_error text, event_type text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) IS 'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) and email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids. Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';
 
 CREATE FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
@@ -743,6 +828,32 @@ CREATE FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text DEFAUL
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) IS 'Mints an API key for a user of the current tenant (setting campaigns.tenant_id), by an admin or for oneself (QC403 otherwise, QC404 for a user of another tenant). The key is returned once; only its sha256 is stored.';
+
+CREATE TABLE campaigns.webhook_subscriptions (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    url text NOT NULL,
+    event_types text[] NOT NULL,
+    description text,
+    secret text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    failing_since timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_webhook_subscriptions_disabled CHECK ((enabled = (disabled_at IS NULL))),
+    CONSTRAINT ck_webhook_subscriptions_event_types CHECK ((((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 32)) AND (event_types <@ ARRAY['message.sent'::text, 'message.delivered'::text, 'message.opened'::text, 'message.clicked'::text, 'message.replied'::text, 'message.bounced'::text, 'message.complained'::text, 'message.unsubscribed'::text, 'enrollment.started'::text, 'enrollment.completed'::text, 'enrollment.exited'::text, 'campaign.launched'::text, 'campaign.paused'::text, 'campaign.completed'::text, 'ab_test.decided'::text]))),
+    CONSTRAINT ck_webhook_subscriptions_secret CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text)),
+    CONSTRAINT ck_webhook_subscriptions_url CHECK (((url ~ '^https?://[^/?#\s]+'::text) AND (length(url) <= 2048)))
+);
+
+CREATE FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text DEFAULT NULL::text, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_subscriptions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Subscribes a URL (http or https) to event types (message.sent, .delivered, .opened, .clicked, .replied, .bounced, .complained, .unsubscribed; enrollment.started, .completed, .exited; campaign.launched, .paused, .completed; ab_test.decided) for the tenant (default: the API transaction''s), with a new Standard Webhooks secret (whsec_…). Bad URLs or unknown types violate ck_webhook_subscriptions_url / _event_types. Whether the target may be a private address is the service''s check (it resolves names), not this function''s.';
 
 CREATE FUNCTION campaigns.cron_jobs_missing(p_jobs text[] DEFAULT NULL::text[]) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -954,20 +1065,60 @@ CREATE FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type tex
 
 COMMENT ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) IS 'Records one event of a sent message (delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe) and applies it: the message''s earliest delivered/open/click/reply/unsubscribe/bounce/complaint times (an event reported late but earlier moves them back) and unique step counters (a click implies an open); reply exits the enrollment (or pauses it / continues per campaigns.on_reply); unsubscribe suppresses for the tenant and exits the contact from every campaign, cancelling queued mail; a hard bounce, or the tenant''s threshold of consecutive soft bounces, suppresses and exits with reason bounced; a complaint suppresses globally and exits. A repeat of a provider event (details.provider_event_id) returns false and changes nothing. QC401 for an unknown type, QC404 for an unknown message.';
 
-CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_subject text DEFAULT NULL::text, p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS text
+CREATE FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_subject text DEFAULT NULL::text, p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval, p_retry_lifetime interval DEFAULT NULL::interval) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), or failed once attempts reach max_attempts (the dead letter). failed (5xx for the recipient): failed, counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed without bounce. release (not attempted): queued again without spending the attempt. Returns the new status.';
+COMMENT ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) IS 'Records the SMTP result of one leased message, only while worker p_worker still holds its lease (else returns NULL and changes nothing). sent: status sent, sent_at, step emails_sent + 1, the tenant''s monthly count (tenant_send_usage) + 1, and a delivered event through record_email_event unless tenants.settings.delivery_events = ''provider''. retry (4xx, timeout, dropped connection): back to queued at p_as_of + least(p_retry_base * 2^(attempts-1), p_retry_cap = 1 hour) ± 25% jitter (and after the sender''s minimum gap), but no later than retry_expires_at (first transient failure + _retry_lifetime: sender account, tenant, p_retry_lifetime, 2 days), so the last try comes at the end of the lifetime; a retry at or after retry_expires_at fails the message (failure_kind retry_lifetime_expired). failed (5xx for the recipient): failed (bounced), counted as sent, plus a bounce_hard event (suppression, exits). rejected (permanent, not the recipient): failed (rejected, or render_limit when p_error starts with render_limit:) without bounce. release (not attempted): queued again. Every outcome but release counts one attempt (max_attempts is no longer a limit). Returns the new status.';
 
-CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval) RETURNS TABLE(message_id uuid, status text)
+CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[] DEFAULT NULL::text[], p_errors text[] DEFAULT NULL::text[], p_subjects text[] DEFAULT NULL::text[], p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:01:00'::interval, p_retry_cap interval DEFAULT '01:00:00'::interval, p_retry_lifetime interval DEFAULT NULL::interval) RETURNS TABLE(message_id uuid, status text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     SET plan_cache_mode TO 'force_generic_plan'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
+COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
+
+CREATE FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_response_body text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:00:05'::interval, p_failing_limit interval DEFAULT '3 days'::interval) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) IS 'Records one try of a leased webhook delivery, only while worker p_worker holds its lease (else NULL, nothing changes). A 2xx is delivered (and ends the subscription''s run of failures); anything else (another status, or p_error for no response: timeout, refused connection, a refused target address) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (p_retry_base scales the schedule) ± 10%, until the delivery''s 3 days are over (failed). A subscription failing without one success for p_failing_limit (3 days) is disabled with the reason, its queued deliveries fail, and a notice goes to channel campaigns_webhooks_disabled. Returns the delivery''s new status.';
+
+CREATE TABLE campaigns.webhook_deliveries (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    event_id text NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_expires_at timestamp with time zone,
+    locked_by text,
+    response_status integer,
+    response_body text,
+    latency_ms integer,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '3 days'::interval) NOT NULL,
+    delivered_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    CONSTRAINT ck_webhook_deliveries_attempts CHECK ((attempts >= 0)),
+    CONSTRAINT ck_webhook_deliveries_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_webhook_deliveries_payload CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT ck_webhook_deliveries_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'delivered'::text, 'failed'::text])))
+);
+
+CREATE FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_deliveries
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload, due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
 
 CREATE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -990,6 +1141,13 @@ CREATE FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp w
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) IS 'Materialises a dynamic segment''s membership into segment_contacts as of p_as_of, set-based and wholesale (members that no longer match are removed, new matches added with added_via rule_match), and recounts contact_count; a static segment is only recounted. Returns (added, removed, contact_count). QC404 when the segment is not visible.';
+
+CREATE FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) IS 'Gives back a leased webhook delivery that was not tried (the worker is stopping): queued again, no try spent. Only while p_worker holds the lease.';
 
 CREATE FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) RETURNS TABLE(added integer, removed integer, contact_count integer)
     LANGUAGE plpgsql
@@ -1036,6 +1194,13 @@ CREATE FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) IS 'Opens a new approval round for a draft or scheduled campaign (QC409 otherwise, or while a round is pending): one pending row per {user_id, role} in p_approvers (roles campaign_manager, compliance_officer). requested_by is the API caller. Returns the new rows.';
+
+CREATE FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[] DEFAULT NULL::uuid[], p_campaign_id uuid DEFAULT NULL::uuid, p_failure_kind text DEFAULT NULL::text, p_failed_after timestamp with time zone DEFAULT NULL::timestamp with time zone, p_failed_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(message_id uuid, outcome text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Puts the tenant''s dead letters (failed outbox messages) back in the queue: those matching every given filter (message ids, campaign, failure_kind, failed_at >= p_failed_after and < p_failed_before); at least one filter is required (QC422), as is a known failure_kind (QC422) and a tenant (default: the API transaction''s; QC422 without one); a range whose start is after its end is QC301. A requeued message is queued at p_as_of with a fresh retry lifetime (retry_expires_at, lease_reclaims and failure_kind cleared; attempts kept). One row per message considered, with outcome: requeued; suppressed (left failed: the address is suppressed for the tenant or globally, or the contact is no longer active, e.g. bounced or unsubscribed); campaign_ended (left failed: the campaign is no longer active or paused); enrollment_exited (left failed: the contact left the sequence); not_found (an id of p_message_ids that is not a failed message of the tenant: unknown, another tenant''s, not failed, or requeued by a concurrent call). Concurrent calls requeue each message once (rows are locked in id order and re-checked).';
 
 CREATE FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -1159,6 +1324,13 @@ CREATE FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_chan
 
 COMMENT ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) IS 'Applies the fields present in p_changes to a step (null clears). Not on a completed campaign (QC205). On an active or paused campaign the step type cannot change while contacts stand on the step or mail was sent from it (QC206); content, waits, rules and links may. Validated as create_step.';
 
+CREATE FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_subscriptions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Changes a subscription''s url, event_types, description or enabled (other keys: QC422; unknown id: QC404). Disabling records "disabled by a user"; enabling clears the disabled reason and the run of failures, so a subscription the engine disabled can be turned on again once its receiver is fixed. Deliveries already failed stay failed (redeliver_webhook sends one again).';
+
 CREATE FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id()) RETURNS TABLE(row_index integer, contact_id uuid, outcome text, error_code text, error_field text, error_message text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -1242,11 +1414,13 @@ CREATE TABLE campaigns.tenants (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     max_emails_per_contact_per_day integer,
     min_hours_between_emails numeric(5,2),
+    retry_lifetime interval,
     CONSTRAINT ck_tenants_contact_cap CHECK (((max_emails_per_contact_per_day IS NULL) OR (max_emails_per_contact_per_day > 0))),
     CONSTRAINT ck_tenants_contact_gap CHECK (((min_hours_between_emails IS NULL) OR (min_hours_between_emails > (0)::numeric))),
     CONSTRAINT ck_tenants_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
     CONSTRAINT ck_tenants_quota CHECK (((monthly_email_quota IS NULL) OR (monthly_email_quota > 0))),
     CONSTRAINT ck_tenants_rate CHECK (((max_send_rate_per_second IS NULL) OR (max_send_rate_per_second > (0)::numeric))),
+    CONSTRAINT ck_tenants_retry_lifetime CHECK (((retry_lifetime IS NULL) OR ((retry_lifetime >= '00:01:00'::interval) AND (retry_lifetime <= '30 days'::interval)))),
     CONSTRAINT ck_tenants_settings CHECK ((jsonb_typeof(settings) = 'object'::text)),
     CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0))
 );
@@ -1412,24 +1586,21 @@ CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
     m.to_email,
     m.smtp_message_id,
     m.sender_account_id,
-        CASE
-            WHEN (m.bounced_at IS NOT NULL) THEN 'bounced'::text
-            WHEN (m.attempts >= m.max_attempts) THEN 'attempts_exhausted'::text
-            ELSE 'rejected'::text
-        END AS failure_kind,
+    m.failure_kind,
     m.attempts,
-    m.max_attempts,
+    m.lease_reclaims,
     m.last_error,
     m.smtp_response,
     m.queued_at,
     m.failed_at,
+    m.retry_expires_at,
     m.locked_by AS last_worker
    FROM ((campaigns.email_messages m
      JOIN campaigns.campaigns c ON (((c.tenant_id = m.tenant_id) AND (c.id = m.campaign_id))))
      JOIN campaigns.campaign_steps s ON (((s.tenant_id = m.tenant_id) AND (s.id = m.step_id))))
   WHERE (m.status = 'failed'::text);
 
-COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue): refused recipients (bounced), transient failures that ran out of attempts (attempts_exhausted) and other permanent refusals (rejected), with campaign, step, attempts and the last SMTP answer. Under RLS for campaigns_app.';
+COMMENT ON VIEW campaigns.dead_letters IS 'Failed outbox messages (the dead-letter queue) with why (failure_kind: bounced, rejected, retry_lifetime_expired, worker_crashed, render_limit, or attempts_exhausted for rows failed before retry lifetimes), campaign, step, recorded attempts, lease reclaims, the last error and SMTP reply (smtp_response), when the retry lifetime ended (retry_expires_at) and the last worker. campaigns.requeue_dead_letters puts them back. Under RLS for campaigns_app.';
 
 CREATE TABLE campaigns.email_events (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
@@ -1486,10 +1657,12 @@ CREATE TABLE campaigns.sender_accounts (
     smtp_security text,
     smtp_username text,
     smtp_password_env text,
+    retry_lifetime interval,
     CONSTRAINT ck_sender_accounts_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_sender_accounts_from_email CHECK ((from_email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT ck_sender_accounts_min_gap CHECK (((min_gap_seconds IS NULL) OR (min_gap_seconds > 0))),
     CONSTRAINT ck_sender_accounts_reply_to CHECK (((reply_to_email IS NULL) OR (reply_to_email ~ '^[^@\s]+@[^@\s]+$'::text))),
+    CONSTRAINT ck_sender_accounts_retry_lifetime CHECK (((retry_lifetime IS NULL) OR ((retry_lifetime >= '00:01:00'::interval) AND (retry_lifetime <= '30 days'::interval)))),
     CONSTRAINT ck_sender_accounts_smtp_host CHECK (((smtp_host IS NULL) OR (smtp_host ~ '^[A-Za-z0-9.:\[\]-]{1,255}$'::text))),
     CONSTRAINT ck_sender_accounts_smtp_password_env CHECK (((smtp_password_env IS NULL) OR (smtp_password_env ~ '^SMTP_PASSWORD_[A-Z0-9_]{1,64}$'::text))),
     CONSTRAINT ck_sender_accounts_smtp_port CHECK (((smtp_port IS NULL) OR ((smtp_port >= 1) AND (smtp_port <= 65535)))),
@@ -1626,6 +1799,12 @@ ALTER TABLE ONLY campaigns.timezone_names
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT pk_users PRIMARY KEY (id);
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT pk_webhook_deliveries PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT pk_webhook_subscriptions PRIMARY KEY (id);
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT pk_workspaces PRIMARY KEY (id);
 
@@ -1707,6 +1886,12 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT uq_users_tenant_id UNIQUE (tenant_id, id);
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT uq_webhook_deliveries_tenant_id UNIQUE (tenant_id, id);
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT uq_webhook_subscriptions_tenant_id UNIQUE (tenant_id, id);
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT uq_workspaces_tenant_id UNIQUE (tenant_id, id);
 
@@ -1775,6 +1960,12 @@ CREATE INDEX ix_suppression_audit_tenant ON campaigns.suppression_audit USING bt
 
 CREATE INDEX ix_suppressions_tenant_added ON campaigns.suppressions USING btree (tenant_id, added_at DESC, id);
 
+CREATE INDEX ix_webhook_deliveries_claim ON campaigns.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX ix_webhook_deliveries_lease ON campaigns.webhook_deliveries USING btree (lease_expires_at) WHERE (status = 'sending'::text);
+
+CREATE INDEX ix_webhook_deliveries_subscription ON campaigns.webhook_deliveries USING btree (tenant_id, subscription_id, created_at);
+
 CREATE UNIQUE INDEX uq_ab_test_variants_control ON campaigns.ab_test_variants USING btree (tenant_id, ab_test_id) WHERE is_control;
 
 CREATE UNIQUE INDEX uq_contacts_tenant_email ON campaigns.contacts USING btree (tenant_id, lower(email));
@@ -1795,6 +1986,12 @@ CREATE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests FOR EACH R
 
 CREATE TRIGGER trg_ab_tests_validate BEFORE INSERT OR UPDATE ON campaigns.ab_tests FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_test();
 
+CREATE CONSTRAINT TRIGGER trg_ab_tests_webhooks AFTER UPDATE OF status ON campaigns.ab_tests DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION campaigns._webhooks_on_ab_tests();
+
+CREATE TRIGGER trg_campaign_contacts_webhooks_insert AFTER INSERT ON campaigns.campaign_contacts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_enrollments();
+
+CREATE TRIGGER trg_campaign_contacts_webhooks_update AFTER UPDATE ON campaigns.campaign_contacts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_enrollments();
+
 CREATE TRIGGER trg_campaign_steps_targets BEFORE INSERT OR UPDATE OF campaign_id, email_step_id, next_step_id, true_next_step_id, false_next_step_id ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._check_step_targets();
 
 CREATE TRIGGER trg_campaign_steps_touch BEFORE UPDATE ON campaigns.campaign_steps FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
@@ -1805,9 +2002,15 @@ CREATE TRIGGER trg_campaigns_outbox_hold AFTER UPDATE OF status ON campaigns.cam
 
 CREATE TRIGGER trg_campaigns_touch BEFORE UPDATE ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
+CREATE CONSTRAINT TRIGGER trg_campaigns_webhooks AFTER UPDATE OF status ON campaigns.campaigns DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION campaigns._webhooks_on_campaigns();
+
 CREATE TRIGGER trg_contacts_outbox_hold AFTER UPDATE OF status ON campaigns.contacts FOR EACH ROW WHEN (((old.status = 'active'::text) AND (new.status <> 'active'::text))) EXECUTE FUNCTION campaigns._notify_outbox_hold();
 
 CREATE TRIGGER trg_contacts_touch BEFORE UPDATE ON campaigns.contacts FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE TRIGGER trg_email_events_webhooks AFTER INSERT ON campaigns.email_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_email_events();
+
+CREATE TRIGGER trg_email_messages_webhooks AFTER UPDATE ON campaigns.email_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns._webhooks_on_messages_sent();
 
 CREATE TRIGGER trg_segments_touch BEFORE UPDATE ON campaigns.segments FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
 
@@ -1980,6 +2183,12 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT fk_webhook_deliveries_subscription FOREIGN KEY (tenant_id, subscription_id) REFERENCES campaigns.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.webhook_subscriptions
+    ADD CONSTRAINT fk_webhook_subscriptions_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT fk_workspaces_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
@@ -2082,6 +2291,10 @@ CREATE POLICY tenant_isolation ON campaigns.tenants TO campaigns_app USING ((id 
 
 CREATE POLICY tenant_isolation ON campaigns.users TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
+CREATE POLICY tenant_isolation ON campaigns.webhook_deliveries TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.webhook_subscriptions TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.workspaces TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
@@ -2089,6 +2302,10 @@ ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE campaigns.tenants ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.users ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.workspaces ENABLE ROW LEVEL SECURITY;
 
@@ -2189,6 +2406,10 @@ REVOKE ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with t
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_worker;
@@ -2283,6 +2504,10 @@ REVOKE ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._recurrence_error(p_rec jsonb) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._relay_key(p_host text, p_port integer) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._require_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_worker;
@@ -2290,6 +2515,10 @@ GRANT ALL ON FUNCTION campaigns._require_admin() TO campaigns_worker;
 REVOKE ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._retry_delay(p_attempts integer, p_base interval, p_cap interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._retry_lifetime(p_tenant_id uuid, p_sender_account_id uuid, p_default interval) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._route_ab_tests(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2355,6 +2584,38 @@ REVOKE ALL ON FUNCTION campaigns._validate_step() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._validate_step() TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhook_retry_delay(p_attempts integer, p_base interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhook_secret() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhook_secret() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhook_secret() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_ab_tests() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_ab_tests() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_ab_tests() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_campaigns() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_campaigns() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_campaigns() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_email_events() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_email_events() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_email_events() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_enrollments() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_enrollments() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_enrollments() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_on_messages_sent() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_messages_sent() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_on_messages_sent() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._webhooks_wanted(p_types text[]) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.ab_split_sizes(p_audience integer, p_sample_percent numeric, p_variants integer) TO campaigns_worker;
@@ -2413,8 +2674,12 @@ REVOKE ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_ste
 GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.clone_campaign(p_campaign_id uuid) TO campaigns_app;
@@ -2427,6 +2692,10 @@ GRANT ALL ON FUNCTION campaigns.compile_segment_rules(p_rules jsonb) TO campaign
 REVOKE ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.complete_finished_campaigns(p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
 
@@ -2453,6 +2722,12 @@ GRANT ALL ON FUNCTION campaigns.create_user(p_email text, p_name text, p_role te
 REVOKE ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.create_user_api_key(p_user_id uuid, p_name text) TO campaigns_worker;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.webhook_subscriptions TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.create_webhook_subscription(p_url text, p_event_types text[], p_description text, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.cron_jobs_missing(p_jobs text[]) TO campaigns_app;
@@ -2561,11 +2836,21 @@ REVOKE ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_t
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker text, p_outcome text, p_smtp_response text, p_error text, p_as_of timestamp with time zone, p_subject text, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_worker;
+
+GRANT SELECT,INSERT ON TABLE campaigns.webhook_deliveries TO campaigns_app;
+
+REVOKE ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone) TO campaigns_app;
@@ -2578,6 +2863,10 @@ GRANT ALL ON FUNCTION campaigns.refresh_dynamic_segments(p_as_of timestamp with 
 REVOKE ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.refresh_segment(p_segment_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.release_webhook_delivery(p_delivery_id uuid, p_worker text) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.remove_segment_contacts(p_segment_id uuid, p_contact_ids uuid[]) TO campaigns_app;
@@ -2596,6 +2885,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.campaign_approvals TO campa
 REVOKE ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.request_approval(p_campaign_id uuid, p_approvers jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.requeue_dead_letters(p_message_ids uuid[], p_campaign_id uuid, p_failure_kind text, p_failed_after timestamp with time zone, p_failed_before timestamp with time zone, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.resume_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
@@ -2664,6 +2957,10 @@ GRANT ALL ON FUNCTION campaigns.update_segment(p_segment_id uuid, p_changes json
 REVOKE ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.update_step(p_campaign_id uuid, p_step_id uuid, p_changes jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.update_webhook_subscription(p_subscription_id uuid, p_changes jsonb, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_app;

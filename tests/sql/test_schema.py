@@ -170,6 +170,9 @@ def test_constraints_are_named_by_kind(conn):
         """
     ).fetchall()
     assert len(rows) > 50
+    # Constraint triggers (deferred to commit) are triggers first: named trg_ like every trigger.
+    assert [name for name, kind in rows if kind == "t" and not name.startswith("trg_")] == []
+    rows = [(name, kind) for name, kind in rows if kind != "t"]
     assert [(name, kind) for name, kind in rows if not name.startswith(_CONSTRAINT_PREFIX[kind])] == []
     assert [name for name, _ in rows if not re.match(r"^(pk|uq|fk|ck|ix)_", name)] == []
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from psycopg import sql
 
 from tests.support.factories import (
@@ -115,6 +116,10 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
            enrollment_id=enrollment)
     insert(conn, "blackout_dates", tenant_id=tid, name="holiday", starts_on=date(2026, 12, 25), ends_on=date(2026, 12, 26))
     insert(conn, "tenant_send_usage", tenant_id=tid, month=date(2026, 12, 1), sent=3)
+    hook = insert(conn, "webhook_subscriptions", tenant_id=tid, url="https://hooks.example.com/in",
+                  event_types=["message.opened"], secret="whsec_" + "A" * 44)
+    insert(conn, "webhook_deliveries", tenant_id=tid, subscription_id=hook, event_id=f"evt_{name}",
+           event_type="message.opened", payload=Jsonb({"type": "message.opened"}))
     return {**t, "contact": contact, "segment": segment, "campaign": campaign, "step": step}
 
 

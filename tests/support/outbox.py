@@ -46,7 +46,7 @@ class Outbox:
 
 
 def make_outbox(conn: psycopg.Connection, count: int, *, tenant: dict | None = None, sender: dict | None = None,
-                step: dict | None = None, rate: float | None = None, max_attempts: int | None = None,
+                step: dict | None = None, rate: float | None = None,
                 follow_up: bool = False, **campaign_cols: Any) -> Outbox:
     """A launched campaign whose `count` contacts each have one queued message (as process_due_steps
     queues them). With follow_up, a wait of a day and a second email follow, so the enrollments stay
@@ -81,8 +81,6 @@ def make_outbox(conn: psycopg.Connection, count: int, *, tenant: dict | None = N
     conn.execute("SELECT campaigns.launch_campaign(%s)", (campaign_id,))
     while conn.execute("SELECT campaigns.process_due_steps()").fetchone()[0]:
         pass
-    if max_attempts is not None:
-        conn.execute("UPDATE campaigns.email_messages SET max_attempts = %s WHERE campaign_id = %s", (max_attempts, campaign_id))
     # Any status: a worker already running (woken by process_due_steps' NOTIFY) may have claimed some.
     queued = conn.execute("SELECT count(*) FROM campaigns.email_messages WHERE campaign_id = %s",
                           (campaign_id,)).fetchone()[0]
@@ -177,19 +175,23 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: flo
 
 # -- the outbox functions called as the worker calls them ------------------------------------------
 
-CLAIM = "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, %s::interval, %s)"
+CLAIM = "SELECT * FROM campaigns.claim_outbox_batch(%s, %s, %s::interval, %s, %s, %s::text[])"
 
 
-def claim(conn, worker="w1", limit=100, lease="5 minutes", as_of=None):
+def claim(conn, worker="w1", limit=100, lease="5 minutes", as_of=None, max_reclaims=5, down_relays=()):
     cur = conn.cursor(row_factory=dict_row)
-    return cur.execute(CLAIM, (worker, limit, lease, as_of or datetime.now(timezone.utc))).fetchall()
+    return cur.execute(CLAIM, (worker, limit, lease, as_of or datetime.now(timezone.utc), max_reclaims,
+                               list(down_relays))).fetchall()
 
 
-def record(conn, message_id, outcome, worker="w1", response=None, error=None, **kw):
-    params = {"retry_base": "1 minute", "retry_cap": "1 hour", "subject": None, **kw}
+def record(conn, message_id, outcome, worker="w1", response=None, error=None, as_of=None, **kw):
+    """record_send_result as the worker calls it; as_of defaults to the transaction's now()."""
+    params = {"retry_base": "1 minute", "retry_cap": "1 hour", "retry_lifetime": None, "subject": None, **kw}
     return conn.execute(
-        "SELECT campaigns.record_send_result(%s, %s, %s, %s, %s, now(), %s, %s::interval, %s::interval)",
-        (message_id, worker, outcome, response, error, params["subject"], params["retry_base"], params["retry_cap"]),
+        "SELECT campaigns.record_send_result(%s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()), %s, %s::interval, "
+        "%s::interval, %s::interval)",
+        (message_id, worker, outcome, response, error, as_of, params["subject"], params["retry_base"],
+         params["retry_cap"], params["retry_lifetime"]),
     ).fetchone()[0]
 
 

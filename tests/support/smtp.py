@@ -39,6 +39,7 @@ class SmtpServer:
 
     `fault(command, session_peer)` returns None (behave), a reply such as "451 4.3.0 busy", or "drop"
     (close the connection without answering). `rcpt_replies` maps an address to a fixed RCPT reply.
+    `on_rcpt(address)` is called at each RCPT before any reply (a test may kill the sender there).
     `delay` slows every DATA reply (for shutdown tests)."""
 
     host: str
@@ -46,6 +47,7 @@ class SmtpServer:
     received: list[Received] = field(default_factory=list)
     fault: Callable[[str], str | None] | None = None
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    on_rcpt: Callable[[str], None] | None = None
     delay: float = 0.0
     commands: Counter = field(default_factory=Counter)
     faults: Counter = field(default_factory=Counter)
@@ -93,6 +95,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+        if self.s.on_rcpt is not None:
+            self.s.on_rcpt(address)
         reply = self._inject("RCPT", smtp)
         if reply:
             return reply

@@ -67,7 +67,7 @@ def test_550_for_a_recipient_fails_bounces_and_suppresses(conn, db_url, smtp):
 
 
 def test_transient_failures_are_retried_until_sent(conn, db_url, smtp):
-    box = make_outbox(conn, 20, max_attempts=15)
+    box = make_outbox(conn, 20)
     rng = random.Random(7)
     smtp.fault = lambda command: "451 4.3.0 Try again later" if rng.random() < 0.15 else None
     with worker_in_thread(db_url, smtp) as worker:
@@ -75,15 +75,18 @@ def test_transient_failures_are_retried_until_sent(conn, db_url, smtp):
     assert smtp.duplicates() == {}
     attempts = [a for (a,) in conn.execute("SELECT attempts FROM campaigns.email_messages WHERE campaign_id = %s",
                                            (box.campaign_id,))]
+    # Attempts count recorded results: one per retry plus the send.
     assert max(attempts) > 1 and sum(attempts) == 20 + worker.stats.retried
     assert worker.stats.db_errors == 0
 
 
-def test_attempts_exhausted_is_a_dead_letter(conn, db_url, smtp):
-    box = make_outbox(conn, 2, max_attempts=2)
+def test_retry_lifetime_expired_is_a_dead_letter(conn, db_url, smtp):
+    # A relay that never accepts: retried (doubling from 0.05 s) until the lifetime of 1 s has
+    # passed since the first failure, the last try at its end, then a dead letter.
+    box = make_outbox(conn, 2)
     smtp.fault = lambda command: "421 4.3.2 Service shutting down" if command == "MAIL" else None
-    for _ in range(20):
-        run_once(db_url, smtp)
+    for _ in range(40):
+        run_once(db_url, smtp, retry_lifetime_seconds=1.0)
         if statuses(conn, box.campaign_id) == {"failed": 2}:
             break
         # The retry is due after its backoff: run again once it is.
@@ -91,10 +94,11 @@ def test_attempts_exhausted_is_a_dead_letter(conn, db_url, smtp):
             "SELECT coalesce(bool_and(next_attempt_at <= clock_timestamp()), true) FROM campaigns.email_messages "
             "WHERE campaign_id = %s AND status = 'queued'", (box.campaign_id,)).fetchone()[0], timeout=10)
     assert statuses(conn, box.campaign_id) == {"failed": 2}
-    rows = conn.execute("SELECT failure_kind, attempts, last_error FROM campaigns.dead_letters WHERE campaign_id = %s",
-                        (box.campaign_id,)).fetchall()
-    assert [(k, a) for k, a, _ in rows] == [("attempts_exhausted", 2)] * 2
-    assert all("421" in e for _, _, e in rows)
+    rows = conn.execute("SELECT failure_kind, attempts, last_error, failed_at >= retry_expires_at, smtp_response "
+                        "FROM campaigns.dead_letters WHERE campaign_id = %s", (box.campaign_id,)).fetchall()
+    assert [(k, at_end) for k, _, _, at_end, _ in rows] == [("retry_lifetime_expired", True)] * 2
+    assert all(a >= 4 for _, a, _, _, _ in rows)  # 0.05 + 0.1 + 0.2 + 0.4 s of backoff fit in the lifetime
+    assert all("421" in e and r.startswith("421") for _, _, e, _, r in rows)
     assert smtp.received == []
 
 
