@@ -242,6 +242,8 @@ def test_relay_refusing_connections_costs_no_attempt_and_mail_resumes_when_it_an
     assert sum(r["count"] for r in failures) == refused + probes
     assert 2 <= len(failures) <= 8
     assert _metric(final_metrics, "campaigns_worker_relay_up", relay=name) == 1
+    # Only the batch in hand when the relay went down was released: the claims after it skipped the relay.
+    assert 0 < _metric(final_metrics, "campaigns_worker_results_total", outcome="release") <= 200
 
 
 def test_ready_lists_the_relays_the_in_process_worker_holds_down(conn, db_url, monkeypatch):
