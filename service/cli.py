@@ -81,15 +81,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: early.append(signum))
 
-    from service.worker import WorkerOptions, run_worker
+    import logging
 
+    from service.metrics import serve_worker_metrics
+    from service.worker import WorkerOptions, run_worker
+    from service.worker.connection import DatabaseUnavailable
+
+    settings = get_settings().worker
     try:
-        options = WorkerOptions.from_settings()
-        loop = eventloop.resolve(get_settings().worker.event_loop)
+        # A database that cannot be reached at start-up is a deployment error: exit 1 after a bounded wait.
+        options = WorkerOptions.from_settings(startup_seconds=settings.startup_seconds)
+        loop = eventloop.resolve(settings.event_loop)
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stats = eventloop.run(run_worker(resolve_database_url(), options, once=args.once, stop_now=bool(early)), loop)
+    log = logging.getLogger("campaigns.worker")
+    if settings.metrics_port:
+        try:
+            serve_worker_metrics(settings.metrics_port, settings.metrics_host)
+        except OSError as exc:
+            log.error("cannot serve /metrics on %s:%d: %s", settings.metrics_host, settings.metrics_port, exc,
+                      extra={"metrics_port": settings.metrics_port})
+            return 1
+        log.info("worker metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port,
+                 extra={"metrics_port": settings.metrics_port})
+    try:
+        stats = eventloop.run(run_worker(resolve_database_url(), options, once=args.once, stop_now=bool(early)), loop)
+    except DatabaseUnavailable as exc:
+        log.error("worker not started: %s", exc, extra={**exc.fields, "component": "startup"})
+        return 1
     if args.once:
         print(stats.summary())
     return 0

@@ -119,6 +119,23 @@ class WorkerSettings:
                               doc="`auto` (uvloop when installed), `uvloop` or `asyncio`: the standalone worker's event loop")
     # Run the outbox worker inside the API process (service.worker.lifespan).
     in_api: bool = setting("CAMPAIGNS_WORKER_IN_API", False, _bool, doc="also run the outbox worker inside the API process")
+    # The relay circuit breaker (service.worker.circuit): a relay that refuses connections is probed,
+    # not tried with every message; a probe is one connection, so a 5 s cap costs a relay nothing and
+    # sending resumes within 5 s of its return.
+    relay_trip_failures: int = setting("CAMPAIGNS_WORKER_RELAY_TRIP_FAILURES", 5, int,
+                                       doc="consecutive connection failures (refused, reset, timeout before the greeting, TLS) after which a relay is down: its mail stays queued, unspent, while the relay is probed")
+    relay_probe_max_seconds: float = setting("CAMPAIGNS_WORKER_RELAY_PROBE_MAX_SECONDS", 5.0, float,
+                                             doc="the longest wait between two probes of a down relay (they start at 0.5 s and double): sending resumes within this long of the relay's return")
+    # Repeats of one (relay, reply code) within this window are one log line with a count.
+    failure_log_seconds: float = setting("CAMPAIGNS_WORKER_FAILURE_LOG_SECONDS", 60.0, float,
+                                         doc="SMTP failures of one relay and reply code: the first is logged at once, its repeats within this window as one line with a count")
+    startup_seconds: float = setting("CAMPAIGNS_WORKER_STARTUP_SECONDS", 30.0, float,
+                                     doc="how long `campaignctl worker` waits for its database at start-up before it exits 1, naming the error")
+    # prometheus_client's own HTTP server, on a thread: the standalone worker's /metrics.
+    metrics_port: int = setting("CAMPAIGNS_WORKER_METRICS_PORT", 0, int,
+                                doc="the standalone worker serves its counters on `/metrics` at this port; 0: not served")
+    metrics_host: str = setting("CAMPAIGNS_WORKER_METRICS_HOST", "127.0.0.1",
+                                doc="the address of the standalone worker's `/metrics` (`0.0.0.0` for a scraper on another host)")
 
 
 @dataclass(frozen=True)

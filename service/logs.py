@@ -1,6 +1,8 @@
 """Logs in one format per process, uvicorn's own lines included: readable lines on a terminal, one
 JSON object per line otherwise (CAMPAIGNS_LOG_FORMAT = auto, the default; or json / text). Both carry
-the request id (API) or message id (worker) of what the line is about."""
+the request id (API) or message id (worker) of what the line is about, and the structured fields a line
+was given with `extra={...}` (JSON keys, or `key=value` after a text line), so a reader can filter on
+them instead of parsing the message."""
 
 from __future__ import annotations
 
@@ -16,6 +18,15 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 message_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+
+
+# What every LogRecord has (and uvicorn's colour copy of its message): anything else came from `extra`.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "color_message", "taskName", "request_id", "message_id"}
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES and not k.startswith("_")}
 
 
 def _context_ids(record: logging.LogRecord) -> list[tuple[str, str]]:
@@ -36,6 +47,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         doc.update(_context_ids(record))
+        for key, value in _extra_fields(record).items():
+            doc.setdefault(key, value)
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False, default=str)
@@ -47,7 +60,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
         line = f"{moment} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        ids = _context_ids(record)
+        ids = [*_context_ids(record), *_extra_fields(record).items()]
         if ids:
             line += "  " + " ".join(f"{k}={v}" for k, v in ids)
         if record.exc_info:

@@ -1,5 +1,6 @@
 """Prometheus /metrics: the engine's gauges from SQL (campaigns.engine_metrics, cached briefly, as
-the enrollment counts scan a large table) and this process's own worker latencies and results."""
+the enrollment counts scan a large table) and this process's own worker latencies and results. The
+standalone worker serves the same process metrics (not the engine's) with `serve_worker_metrics`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,29 @@ import time
 
 from litestar import Response, get
 from litestar.datastructures import State
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 # Recorded by the outbox worker running in this process.
 CLAIM_SECONDS = Histogram("campaigns_worker_claim_seconds", "Time to claim one outbox batch")
 SEND_SECONDS = Histogram("campaigns_worker_send_seconds", "Time of one SMTP send, from connect to reply")
 SEND_RESULTS = Counter("campaigns_worker_results_total", "Outbox send results recorded by this process", ["outcome"])
+SMTP_REPLIES = Counter("campaigns_worker_smtp_replies_total",
+                       "SMTP exchanges by the class of the relay's last reply: 2xx, 4xx, 5xx, or none (no reply: "
+                       "refused, dropped, timed out)", ["code_class"])
+RELAY_UP = Gauge("campaigns_worker_relay_up", "1 while the worker sends through the relay, 0 while its circuit "
+                 "breaker holds its mail and probes it", ["relay"])
+RELAY_PROBES = Counter("campaigns_worker_relay_probes_total", "Probes of relays that were down", ["relay", "result"])
+LEASE_RECLAIMS = Counter("campaigns_worker_lease_reclaims_total",
+                         "Messages claimed from an expired lease of a worker that died")
+DATABASE_UP = Gauge("campaigns_worker_database_up", "1 while the worker's last database call succeeded, 0 during an outage")
+
+
+def serve_worker_metrics(port: int, host: str) -> None:
+    """The standalone worker's /metrics (every path answers), on a thread of prometheus_client's own."""
+    start_http_server(port, addr=host)
 
 CACHE_SECONDS = 15.0
 _cache: dict[str, object] = {"at": 0.0, "rows": []}

@@ -21,7 +21,8 @@ from standardwebhooks.webhooks import Webhook
 
 from service.config import WebhookSettings, get_settings
 from service.webhooks.targets import TargetNotAllowed, check_target, parse_networks
-from service.worker.connection import DbConnection, is_connection_error
+from service.db_errors import db_error_fields, describe_db_error
+from service.worker.connection import DbConnection, DbOutage, is_connection_error
 
 log = logging.getLogger("campaigns.webhooks")
 
@@ -48,8 +49,10 @@ def signed_request(job: dict[str, Any], now: datetime | None = None) -> tuple[by
 
 class WebhookSender:
     def __init__(self, dsn: str, worker_id: str, *, poll_seconds: float = 2.0, once: bool = False,
-                 settings: WebhookSettings | None = None) -> None:
+                 settings: WebhookSettings | None = None, outage: DbOutage | None = None) -> None:
         self.dsn, self.worker_id, self.poll_seconds, self.once = dsn, worker_id, poll_seconds, once
+        # Database trouble is logged once per outage, shared with the mail worker's connections.
+        self.outage = outage or DbOutage(log)
         self.settings = settings or get_settings().webhooks
         self.allowed = parse_networks(self.settings.allowed_networks)
         self.delivered = self.failed = 0
@@ -69,11 +72,13 @@ class WebhookSender:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
                 while not stopping.is_set():
                     self._wake.clear()
+                    started = time.monotonic()
                     try:
                         jobs = await self._claim()
                         delay = 0.2
+                        self.outage.succeeded(started)
                     except Exception as exc:  # noqa: BLE001 - the database came and went: retry
-                        log.warning("webhook claim failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+                        self.outage.failed("webhooks", exc)
                         await self._db.reset()
                         await _wait(stopping, delay)
                         delay = min(delay * 2, 5.0)
@@ -128,7 +133,8 @@ class WebhookSender:
                 log.warning("webhook %s to %s: %s (%s)", job["event_type"], job["url"], error or f"HTTP {status}", outcome,
                             extra={"delivery_id": str(job["delivery_id"])})
         except Exception as exc:  # noqa: BLE001 - the lease runs out and another try follows
-            log.warning("webhook delivery %s not recorded (%s: %s)", job["delivery_id"], type(exc).__name__, exc)
+            log.warning("webhook delivery %s not recorded: %s", job["delivery_id"], describe_db_error(exc),
+                        extra={**db_error_fields(exc), "delivery_id": str(job["delivery_id"])})
         finally:
             self._slots.release()
 
@@ -162,8 +168,10 @@ class WebhookSender:
         while not stopping.is_set():
             db = DbConnection(self.dsn, "webhook-listener", role=None)
             try:
+                started = time.monotonic()
                 conn = await db.get()
                 await conn.execute(f"LISTEN {CHANNEL}")
+                self.outage.succeeded(started)
                 delay = 0.2
                 self._wake.set()
                 async for _ in conn.notifies():
@@ -172,7 +180,7 @@ class WebhookSender:
                 await db.reset()
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect
-                log.warning("webhook listener lost its connection (%s: %s); reconnecting", type(exc).__name__, exc)
+                self.outage.failed("webhook-listener", exc)
             await db.reset()
             await _wait(stopping, delay)
             delay = min(delay * 2, 5.0)

@@ -4,7 +4,9 @@
     worker.py      Worker: the claim loop, the sender tasks, hold notifications, shutdown
     queues.py      Job and the per-relay queues the senders drain
     recorder.py    Recorder: results written back in groups (record_send_results)
-    connection.py  the worker's self-healing database connections
+    connection.py  the worker's self-healing database connections, the start-up wait, outage logging
+    circuit.py     RelayCircuit: a relay that refuses connections is probed, its mail left unspent
+    failure_log.py SMTP failures logged with relay, code and reply; repeats aggregated with a count
     compose.py, render.py, smtp.py, ratelimit.py: a message from row to SMTP
 
 Run it standalone with `campaignctl worker` (`--once` drains what is due and exits), or inside the

@@ -27,6 +27,12 @@ class WorkerOptions:
     retry_lifetime_seconds: float = WorkerSettings.retry_lifetime_seconds
     max_reclaims: int = WorkerSettings.max_reclaims
     shutdown_seconds: float = WorkerSettings.shutdown_seconds
+    relay_trip_failures: int = WorkerSettings.relay_trip_failures
+    relay_probe_min_seconds: float = 0.5
+    relay_probe_max_seconds: float = WorkerSettings.relay_probe_max_seconds
+    failure_log_seconds: float = WorkerSettings.failure_log_seconds
+    # None: wait for the database as long as it takes (the in-API worker); else exit after this long.
+    startup_seconds: float | None = None
     # Concurrent record_send_results calls (group commit per call).
     recorders: int = 1
 
@@ -44,6 +50,8 @@ class WorkerOptions:
             max_connections=worker.connections, retry_base_seconds=worker.retry_base_seconds,
             retry_max_seconds=worker.retry_max_seconds, retry_lifetime_seconds=worker.retry_lifetime_seconds,
             max_reclaims=worker.max_reclaims, shutdown_seconds=worker.shutdown_seconds,
+            relay_trip_failures=worker.relay_trip_failures, relay_probe_max_seconds=worker.relay_probe_max_seconds,
+            failure_log_seconds=worker.failure_log_seconds,
         )
         values.update(overrides)
         return cls(**values)

@@ -18,6 +18,7 @@ class Job:
     relay: Relay
     deadline: float       # monotonic time after which the lease may be reclaimed: release, don't send
     finished: bool = False  # a result was handed to the recorder
+    relay_key: str = ""     # the relay's circuit (worker.relay_key): '' is the default relay
 
 
 class RelayQueue:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from service.worker.connection import DbConnection, is_connection_error
+from service.db_errors import db_error_fields, describe_db_error
+from service.worker.connection import DbConnection, DbOutage, is_connection_error
 from service.worker.options import WorkerOptions
 from service.worker.queues import Job
 from service.worker.stats import WorkerStats
@@ -40,9 +41,11 @@ class Recorder:
     """Writes results back through record_send_results: the results that arrive while one call
     commits go together in the next (group commit); each sender awaits its own result."""
 
-    def __init__(self, dsn: str, worker_id: str, options: WorkerOptions, stats: WorkerStats) -> None:
+    def __init__(self, dsn: str, worker_id: str, options: WorkerOptions, stats: WorkerStats,
+                 outage: DbOutage | None = None) -> None:
         self.worker_id = worker_id
         self.stats = stats
+        self.outage = outage or DbOutage(log)
         self.retry_base = f"{options.retry_base_seconds} seconds"
         self.retry_cap = f"{options.retry_max_seconds} seconds"
         self.retry_lifetime = f"{options.retry_lifetime_seconds} seconds"
@@ -100,19 +103,21 @@ class Recorder:
                 rows = await cursor.fetchall()
                 self.stats.flushes += 1
                 self.stats.flush_seconds += time.monotonic() - started
+                self.outage.succeeded(started)
                 break
             except Exception as exc:  # noqa: BLE001 - classified below
                 self.stats.db_errors += 1
                 if is_connection_error(exc) or isinstance(exc, (psycopg.errors.DeadlockDetected,
                                                                 psycopg.errors.SerializationFailure)):
                     # Unknown whether a broken commit went through; replaying is safe (a recorded
-                    # row is no longer leased, so the call is a no-op for it).
-                    log.warning("recording %d results failed (%s); retrying", len(batch), type(exc).__name__)
+                    # row is no longer leased, so the call is a no-op for it). Logged once per outage.
+                    self.outage.failed("recorder", exc)
                     await db.reset()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
                     continue
-                log.exception("recording %d results failed", len(batch))
+                log.exception("recording %d results failed: %s", len(batch), describe_db_error(exc),
+                              extra=db_error_fields(exc))
                 _fail(batch, exc)
                 return
         statuses = {row["message_id"]: row["status"] for row in rows}

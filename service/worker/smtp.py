@@ -10,6 +10,11 @@ one of the outcomes campaigns.record_send_result understands:
     failed    5xx for the recipient (RCPT, or a 5.1.x mailbox status after DATA): a hard bounce
     rejected  other permanent refusals (sender refused, content/policy 5.7.x, message too big):
               a dead letter that does not blame the recipient
+
+A failure before the session exists (connection refused or reset, DNS, timeout before the greeting,
+TLS handshake, a 421/554 greeting, EHLO refused; not AUTH) is flagged `connection_failed`: it says
+nothing about the message, so the worker releases the message instead of spending an attempt and
+counts the failure against the relay's circuit breaker (service.worker.circuit), which `probe()` tests.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import NamedTuple
 
 import aiosmtplib
 from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPConnectError,
     SMTPDataError,
     SMTPException,
     SMTPHeloError,
@@ -74,6 +81,18 @@ class SendResult(NamedTuple):
     response: str | None
     error: str | None
     reconnect: bool = False
+    code: int | None = None          # the relay's reply code, when the failure was a reply
+    connection_failed: bool = False  # no session could be opened: the relay's fault, not the message's
+
+
+# Failures of opening a session: the relay (or the way to it) is not there.
+_CONNECTION_ERRORS = (OSError, ConnectionError, TimeoutError, asyncio.TimeoutError, SMTPConnectError,
+                      SMTPServerDisconnected, SMTPTimeoutError, SMTPHeloError)
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """A failure to open a session (see the module docstring); AUTH trouble is ours, not the relay's."""
+    return isinstance(exc, _CONNECTION_ERRORS) and not isinstance(exc, SMTPAuthenticationError)
 
 
 def _text(exc: SMTPResponseException) -> str:
@@ -110,6 +129,27 @@ def classify(exc: BaseException) -> SendResult:
     if isinstance(exc, (SMTPException, OSError, ConnectionError, EOFError)):
         return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:500], True)
     return SendResult("retry", None, f"{type(exc).__name__}: {exc}"[:500], True)
+
+
+def _failed(exc: BaseException, connection_failed: bool = False) -> SendResult:
+    code = exc.code if isinstance(exc, SMTPResponseException) else None
+    return classify(exc)._replace(code=code, connection_failed=connection_failed)
+
+
+async def probe(relay: Relay, timeout: float) -> None:
+    """Is the relay there? Connect (TLS or STARTTLS as configured), EHLO, NOOP, QUIT, without
+    authenticating. Raises what went wrong."""
+    client = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=timeout, local_hostname=local_hostname(),
+                             use_tls=relay.security == "tls", start_tls=relay.security == "starttls")
+    try:
+        await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        await client.noop()
+        await client.quit()
+    finally:
+        if client.is_connected:
+            client.close()
 
 
 def envelope_address(address: str) -> bytes:
@@ -175,9 +215,13 @@ class SmtpConnection:
     async def send(self, mail_from: str, rcpt: str, data: bytes) -> SendResult:
         """One message, one recipient. Never raises for SMTP or network trouble: returns the outcome."""
         client = self.client
-        try:
-            if client is None or not client.is_connected:
+        if client is None or not client.is_connected:
+            try:
                 client = await self._connect()
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
+                await self.close()
+                return _failed(exc, connection_failed=is_connection_failure(exc))
+        try:
             # MAIL and RCPT through execute_command(), with the checks of aiosmtplib's mail() and
             # rcpt(), without their address parsing: 100 instead of 116 µs of CPU a message against
             # smtp-sink (measured).
@@ -193,7 +237,7 @@ class SmtpConnection:
                 raise SMTPRecipientRefused(reply.code, reply.message, rcpt)
             response = await self._data(client, data)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
-            result = classify(exc)
+            result = _failed(exc)
             if result.reconnect:
                 await self.close()
             elif client is not None and client.is_connected:

@@ -16,6 +16,8 @@ class WorkerStats:
     released: int = 0
     lost_leases: int = 0
     db_errors: int = 0
+    connection_failures: int = 0  # SMTP sessions that could not be opened (released, not retried)
+    relays_tripped: int = 0       # times a relay's circuit opened
     flushes: int = 0
     flush_seconds: float = 0.0
     claim_seconds: float = 0.0
@@ -28,5 +30,6 @@ class WorkerStats:
         rate = self.sent / busy if busy > 0 else 0.0
         return (f"sent={self.sent} retried={self.retried} failed={self.failed} rejected={self.rejected} "
                 f"released={self.released} claimed={self.claimed} lost_leases={self.lost_leases} "
-                f"db_errors={self.db_errors} busy={busy:.2f}s rate={rate:.0f}/s "
+                f"db_errors={self.db_errors} connection_failures={self.connection_failures} "
+                f"relays_tripped={self.relays_tripped} busy={busy:.2f}s rate={rate:.0f}/s "
                 f"flushes={self.flushes} flush_time={self.flush_seconds:.2f}s claim_time={self.claim_seconds:.2f}s")

@@ -130,3 +130,22 @@ def smtp_server_running() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+class SwitchableSmtp:
+    """A test SMTP server whose listening socket can be closed (connections refused, as from a relay
+    that is down) and opened again on the same port, keeping what it received."""
+
+    def __init__(self) -> None:
+        self.server = SmtpServer("127.0.0.1", free_port())
+        self.controller: Controller | None = None
+
+    def up(self) -> None:
+        self.controller = Controller(_Handler(self.server), hostname=self.server.host, port=self.server.port,
+                                     ready_timeout=10, server_hostname="test-smtp")
+        self.controller.start()
+
+    def down(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
