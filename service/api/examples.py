@@ -103,7 +103,7 @@ TEMPLATE: dict[str, Any] = {
 
 SENDER: dict[str, Any] = {
     "id": SENDER_ID, "workspace_id": None, "from_email": "hello@example.com", "from_name": "Example Team",
-    "reply_to_email": "replies@example.com", "daily_limit": 50, "min_gap_seconds": 120, "is_active": True,
+    "reply_to_email": "replies@example.com", "daily_limit": 50, "min_gap_seconds": 120, "is_active": True, "retry_lifetime_seconds": None,
     "created_at": NOW, "updated_at": NOW,
 }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from tests.support.api import assert_problem, count, ok
+from tests.support.api import assert_problem, count, digest, ok
 from tests.support.factories import make_campaign, make_step
 
 
@@ -76,3 +78,24 @@ def test_sender_accounts(api, conn, tenant):
     ok(api.patch(f"/api/campaigns/{campaign['id']}", json={"sender_account_id": None}))
     assert api.delete(url).status_code == 204
     assert count(conn, "sender_accounts", tenant.tenant_id) == 0
+
+
+def test_a_sender_accounts_retry_lifetime(api, other_api, conn, tenant):
+    created = ok(api.post("/api/sender-accounts", json={"from_email": "patient@example.com",
+                                                          "retry_lifetime_seconds": 5 * 86400}), 201)
+    assert created["retry_lifetime_seconds"] == 432000
+    url = f"/api/sender-accounts/{created['id']}"
+    # The retry rule reads it: the account's lifetime wins over the tenant's and the default.
+    lifetime = "SELECT campaigns._retry_lifetime(%s, %s)"
+    assert conn.execute(lifetime, (tenant.tenant_id, created["id"])).fetchone()[0] == timedelta(days=5)
+    before = digest(conn)
+    assert_problem(api.patch(url, json={"retry_lifetime_seconds": 59}), 400)
+    assert_problem(api.patch(url, json={"retry_lifetime_seconds": 31 * 86400}), 400)
+    assert_problem(api.patch(url, json={"retry_lifetime_seconds": "2 days"}), 400)
+    assert digest(conn) == before
+    assert ok(api.patch(url, json={"retry_lifetime_seconds": 3600}))["retry_lifetime_seconds"] == 3600
+    assert ok(api.patch(url, json={"daily_limit": 10}))["retry_lifetime_seconds"] == 3600
+    cleared = ok(api.patch(url, json={"retry_lifetime_seconds": None}))
+    assert cleared["retry_lifetime_seconds"] is None
+    assert conn.execute(lifetime, (tenant.tenant_id, created["id"])).fetchone()[0] == timedelta(days=2)
+    assert ok(api.get("/api/sender-accounts"))["items"][0]["retry_lifetime_seconds"] is None
