@@ -477,6 +477,8 @@ def build_context(row: Mapping[str, Any], *, sender_name: str | None, sender_ema
         unsubscribe_url=unsubscribe_url, unsubscribeUrl=unsubscribe_url,
         unsubscribe_link=unsubscribe_url, unsubscribeLink=unsubscribe_url,
         current_year=time.gmtime().tm_year,
+        # The properties of the event that started the enrollment (a triggered campaign), else empty.
+        event=row.get("event_properties") or {},
     )
     return ctx
 

@@ -13,7 +13,8 @@ AS $$
     SELECT ARRAY[
         'name', 'description', 'end_date', 'timezone', 'track_opens', 'track_clicks', 'unsubscribe_enabled',
         'daily_limit', 'sending_days', 'sending_window_start', 'sending_window_end', 'window_missed_action',
-        'on_reply', 'from_name', 'reply_to_email', 'refresh_audience', 'reentry']
+        'on_reply', 'from_name', 'reply_to_email', 'refresh_audience', 'reentry', 'trigger_event', 'trigger_filter',
+        'exit_events']
 $$;
 
 CREATE OR REPLACE FUNCTION campaigns._campaign_structure()
@@ -102,7 +103,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.update_campaign(uuid, jsonb, timestamptz) IS
-    'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience, reentry); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
+    'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience, reentry, trigger_event, trigger_filter, exit_events); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
 
 CREATE OR REPLACE FUNCTION campaigns.delete_campaign(p_campaign_id uuid)
 RETURNS void
@@ -151,12 +152,13 @@ BEGIN
         id, tenant_id, workspace_id, name, description, campaign_type, status, segment_id, sender_account_id,
         from_email, from_name, reply_to_email, start_date, end_date, timezone, send_strategy, track_opens,
         track_clicks, unsubscribe_enabled, daily_limit, sending_days, sending_window_start, sending_window_end,
-        window_missed_action, on_reply, requires_approval, is_promotional, refresh_audience, reentry, created_by)
+        window_missed_action, on_reply, requires_approval, is_promotional, refresh_audience, reentry, trigger_event,
+        trigger_filter, exit_events, created_by)
     SELECT v_new_id, tenant_id, workspace_id, left(name || ' (Copy)', 255), description, campaign_type, 'draft',
         segment_id, sender_account_id, from_email, from_name, reply_to_email, start_date, end_date, timezone,
         send_strategy, track_opens, track_clicks, unsubscribe_enabled, daily_limit, sending_days,
         sending_window_start, sending_window_end, window_missed_action, on_reply, requires_approval,
-        is_promotional, refresh_audience, reentry, coalesce(v_caller, created_by)
+        is_promotional, refresh_audience, reentry, trigger_event, trigger_filter, exit_events, coalesce(v_caller, created_by)
     FROM campaigns.campaigns WHERE id = p_campaign_id;
 
     -- New ids first, so every target (next, true, false, scope) maps to the copy, never the original.

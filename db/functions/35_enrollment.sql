@@ -130,7 +130,8 @@ BEGIN
     END IF;
 
     -- Every refusal below raises, which rolls the enrollment back: launch is all or nothing.
-    IF v_enrolled = 0 THEN
+    -- A triggered campaign (trigger_event set) may start empty: its contacts come with their events.
+    IF v_enrolled = 0 AND v_campaign.trigger_event IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'QC102', MESSAGE = 'Cannot launch campaign without leads',
             DETAIL = format('campaign_id=%s segment_id=%s', p_campaign_id, v_campaign.segment_id),
             HINT = 'The segment has no active, unsuppressed contact that is not already enrolled.';
@@ -192,7 +193,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.launch_campaign(uuid, timestamptz) IS
-    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+    'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact, unless the campaign has a trigger_event), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE OR REPLACE FUNCTION campaigns.preview_send_times(
     p_campaign_id uuid, p_sample_size integer DEFAULT 10, p_as_of timestamptz DEFAULT now())

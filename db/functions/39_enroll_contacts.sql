@@ -2,8 +2,10 @@
 -- up"), with the rules of launch: only mailable, unsuppressed contacts, at the first step, first due
 -- time by the send strategy and sending window. Re-entry follows the campaign's `reentry`.
 
-CREATE OR REPLACE FUNCTION campaigns.enroll_contacts(
-    p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamptz DEFAULT now())
+-- The enrollment itself; p_triggers maps a contact id to the event that enrolls it
+-- ({"<contact id>": {"event_id": …, "properties": {…}}}), kept on the enrollment for templates.
+CREATE OR REPLACE FUNCTION campaigns._enroll_contacts(
+    p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamptz, p_triggers jsonb)
 RETURNS TABLE (contact_id uuid, outcome text, enrollment_id uuid)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
@@ -62,14 +64,16 @@ BEGIN
     -- enrolled the same contact first takes the same entry number: this one then does nothing.
     WITH added AS (
         INSERT INTO campaigns.campaign_contacts
-            (tenant_id, campaign_id, contact_id, entry, status, current_step_id, enrolled_at, next_email_scheduled_at)
+            (tenant_id, campaign_id, contact_id, entry, status, current_step_id, enrolled_at, next_email_scheduled_at,
+             trigger_event_id, trigger_properties)
         SELECT v_campaign.tenant_id, v_campaign.id, a.contact_id, a.entry, 'enrolled', v_entry, p_as_of,
                CASE WHEN v_campaign.send_strategy = 'immediate'
                          AND (v_campaign.window_missed_action = 'send_anyway'
                               OR (v_campaign.sending_days IS NULL AND v_campaign.sending_window_start IS NULL))
                     THEN p_as_of
                     ELSE campaigns._first_due_at(v_campaign, a.contact_id, a.timezone, p_as_of)
-               END
+               END,
+               (p_triggers -> a.contact_id::text ->> 'event_id')::uuid, p_triggers -> a.contact_id::text -> 'properties'
         FROM pg_temp._enroll_ask a
         WHERE a.outcome IS NULL
         ORDER BY a.contact_id
@@ -90,5 +94,14 @@ BEGIN
     ORDER BY a.contact_id;
 END
 $$;
+CREATE OR REPLACE FUNCTION campaigns.enroll_contacts(
+    p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamptz DEFAULT now())
+RETURNS TABLE (contact_id uuid, outcome text, enrollment_id uuid)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+    SELECT * FROM campaigns._enroll_contacts(p_campaign_id, p_contact_ids, p_as_of, NULL)
+$$;
+
 COMMENT ON FUNCTION campaigns.enroll_contacts(uuid, uuid[], timestamptz) IS
     'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. Due email steps are sent by the next processing run (process_due_steps).';

@@ -10,6 +10,16 @@
 
 -- The signature before lease reclaims and down relays.
 DROP FUNCTION IF EXISTS campaigns.claim_outbox_batch(text, integer, interval, timestamptz);
+-- The same arguments with fewer result columns (before event_properties): dropped once, so that
+-- the definition below can create the new row type.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_proc p WHERE p.oid = to_regprocedure('campaigns.claim_outbox_batch(text, integer, interval, timestamptz, integer, text[])')
+               AND NOT 'event_properties' = ANY (p.proargnames)) THEN
+        DROP FUNCTION campaigns.claim_outbox_batch(text, integer, interval, timestamptz, integer, text[]);
+    END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION campaigns._relay_key(p_host text, p_port integer)
 RETURNS text
@@ -38,7 +48,7 @@ RETURNS TABLE (
     variant_sender_email text, variant_sender_name text,
     smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text,
     subject_template text, html_template text, text_template text,
-    max_send_rate_per_second numeric)
+    max_send_rate_per_second numeric, event_properties jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, campaigns
 AS $$
@@ -206,7 +216,10 @@ BEGIN
            coalesce(v.subject_line, s.subject_line, t.subject, ''),
            coalesce(v.email_content, s.email_content, t.html_content),
            CASE WHEN coalesce(v.email_content, s.email_content) IS NULL THEN t.text_content END,
-           tn.max_send_rate_per_second
+           tn.max_send_rate_per_second,
+           -- The properties of the event that started the enrollment ({{ event.<name> }}).
+           (SELECT cc.trigger_properties FROM campaigns.campaign_contacts cc
+            WHERE cc.tenant_id = u.tenant_id AND cc.id = u.enrollment_id)
     FROM updated u
     JOIN campaigns.contacts ct ON ct.tenant_id = u.tenant_id AND ct.id = u.contact_id
     JOIN campaigns.campaigns c ON c.tenant_id = u.tenant_id AND c.id = u.campaign_id
@@ -222,7 +235,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.claim_outbox_batch(text, integer, interval, timestamptz, integer, text[]) IS
-    'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+    'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template), the tenant''s send rate and the properties of the event that started the enrollment (event_properties).';
 
 -- A running worker may hold claimed mail in memory for a moment; these notifications tell it to
 -- put back what it has not sent yet when a campaign stops being active or a contact stops being

@@ -14,6 +14,7 @@ from service.api.campaigns import CampaignController
 from service.api.contacts import ContactController
 from service.api.dead_letters import DeadLetterController
 from service.api.enrollments import EnrollmentController
+from service.api.events import EventController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
 from service.api.reports import ReportLinkController
@@ -31,6 +32,7 @@ CONTROLLERS = [
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
     CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController,
+    EventController,
 ]
 
 

@@ -7,9 +7,10 @@ editing rules live in campaigns.update_campaign / delete_campaign (db/functions/
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -92,6 +93,13 @@ def _action(method: str, path: str, op: str, action: str, summary: str, errors: 
     return handler
 
 
+def _no_null_exit_events(data: Any) -> Any:
+    """exit_events null means none (the column is a list, never null)."""
+    if data.exit_events is None:
+        return msgspec.structs.replace(data, exit_events=[])
+    return data
+
+
 class CampaignController(Controller):
     path = "/campaigns"
     tags = ["campaigns"]
@@ -105,7 +113,7 @@ class CampaignController(Controller):
                                "sending_window_start": "09:00", "sending_window_end": "17:00"},
               response_example=CAMPAIGN)
     async def create_campaign(self, db: DbDep, data: JSONBody[CampaignCreate]) -> CampaignRead:
-        return await one(db, Q_CREATE, (encode(data),), CampaignRead, "campaign", "new")
+        return await one(db, Q_CREATE, (encode(_no_null_exit_events(data)),), CampaignRead, "campaign", "new")
 
     @endpoint("GET", "/", operation_id="listCampaigns", summary="List campaigns",
               description="The caller's campaigns, newest first, optionally filtered by status and workspace.",
@@ -133,7 +141,7 @@ class CampaignController(Controller):
               request_example={"name": "Spring launch (EU)", "daily_limit": 150},
               response_example=CAMPAIGN | {"name": "Spring launch (EU)", "daily_limit": 150})
     async def update_campaign(self, db: DbDep, campaign_id: FromPath[UUID], data: JSONBody[CampaignUpdate]) -> CampaignRead:
-        return await one(db, Q_UPDATE, (campaign_id, encode(data)), CampaignRead, "campaign", campaign_id)
+        return await one(db, Q_UPDATE, (campaign_id, encode(_no_null_exit_events(data))), CampaignRead, "campaign", campaign_id)
 
     @endpoint("DELETE", "/{campaign_id:uuid}", operation_id="deleteCampaign", summary="Delete a draft campaign",
               errors=(409,), description="Only a draft can be deleted (CAMPAIGN_NOT_EDITABLE otherwise).")

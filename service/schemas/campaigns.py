@@ -22,6 +22,7 @@ from service.schemas.common import (
     Timezone,
     Unset,
 )
+from service.schemas.segments import Rules
 from service.schemas.steps import StepCounts, StepRead, StepType
 
 # A label for lists and reports: every type launches at its segment and runs its steps the same way.
@@ -36,6 +37,10 @@ WindowMissedAction = Literal["wait", "send_anyway"]
 OnReply = Literal["exit", "pause", "continue"]
 # once: a contact enters the campaign at most once; after_exit: again after its enrollment ended.
 Reentry = Literal["once", "after_exit"]
+EventName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:\-]{1,100}$", examples=["signed_up"])]
+# (Names without the pattern: Schemathesis cannot generate negative arrays of patterned strings; a
+# name no event can have simply never matches.)
+ExitEvents = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=20)]
 Weekday = Annotated[int, msgspec.Meta(ge=1, le=7)]
 SendingDays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7, description="ISO weekdays, 1 = Monday … 7 = Sunday")]
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="An instant with its UTC offset (RFC 3339)")]
@@ -75,6 +80,11 @@ class CampaignFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     is_promotional: bool | Unset = UNSET
     refresh_audience: bool | Unset = UNSET
     reentry: Reentry | Unset = UNSET
+    # An event that enrolls its contact (POST /api/events), the segment rules it must match
+    # (event.<name> reads its properties), and the events that end an enrollment (exit_reason goal).
+    trigger_event: EventName | None | Unset = UNSET
+    trigger_filter: Rules | None | Unset = UNSET
+    exit_events: ExitEvents | None | Unset = UNSET
 
 
 class CampaignCreate(CampaignFields, kw_only=True):
@@ -117,6 +127,9 @@ class CampaignRead(msgspec.Struct, kw_only=True):
     is_promotional: bool
     refresh_audience: bool = False
     reentry: Reentry = "once"
+    trigger_event: str | None = None
+    trigger_filter: Rules | None = None
+    exit_events: list[str] = []
     scheduled_at: Timestamp | None
     schedule_error: str | None
     created_by: UUID | None

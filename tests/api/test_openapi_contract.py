@@ -14,7 +14,7 @@ from tests.support.api import assert_problem, ok
 
 # Objects whose keys are the client's own (documented as free-form): a contact's custom fields, a
 # provider event's details, a notify action's payload.
-FREE_FORM = {"custom_fields", "details", "payload"}
+FREE_FORM = {"custom_fields", "details", "payload", "properties"}
 # Names the seed design defines (kept as it spells them): its analytics query and response, and the
 # ignored `dataType` of a segment condition. Every other name is snake_case.
 SEED_NAMES = {"startDate", "endDate", "timeRange", "groupBy", "byStep", "dataType"}
@@ -214,3 +214,13 @@ def test_step_rules_are_typed(api, conn, tenant):
                                     "action_config": {"payload": {"channel": "sales"}, "extra": 1}}), 201)
     assert notify["action_config"] == {"payload": {"channel": "sales"}}
     assert notify["action_type"] == "notify"
+
+
+def test_no_two_schema_structs_share_a_name():
+    """Components are named after their Structs: two of one name would leave references unresolved."""
+    from collections import Counter
+
+    from service.api.contract import structs
+
+    names = Counter(s.__name__ for s in structs())
+    assert [n for n, k in names.items() if k > 1] == []

@@ -170,8 +170,12 @@ CREATE TABLE campaigns.campaigns (
     occurrence_count integer DEFAULT 0 NOT NULL,
     parent_campaign_id uuid,
     reentry text DEFAULT 'once'::text NOT NULL,
+    trigger_event text,
+    trigger_filter jsonb,
+    exit_events text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT ck_campaigns_daily_limit CHECK (((daily_limit IS NULL) OR (daily_limit > 0))),
     CONSTRAINT ck_campaigns_dates CHECK (((end_date IS NULL) OR (start_date IS NULL) OR (start_date < end_date))),
+    CONSTRAINT ck_campaigns_exit_events CHECK ((cardinality(exit_events) <= 20)),
     CONSTRAINT ck_campaigns_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
     CONSTRAINT ck_campaigns_occurrence_count CHECK ((occurrence_count >= 0)),
     CONSTRAINT ck_campaigns_on_reply CHECK ((on_reply = ANY (ARRAY['exit'::text, 'pause'::text, 'continue'::text]))),
@@ -182,6 +186,8 @@ CREATE TABLE campaigns.campaigns (
     CONSTRAINT ck_campaigns_sending_window CHECK ((((sending_window_start IS NULL) = (sending_window_end IS NULL)) AND ((sending_window_start IS NULL) OR (sending_window_start < sending_window_end)))),
     CONSTRAINT ck_campaigns_status CHECK ((status = ANY (ARRAY['draft'::text, 'scheduled'::text, 'active'::text, 'paused'::text, 'completed'::text]))),
     CONSTRAINT ck_campaigns_total_contacts CHECK ((total_contacts >= 0)),
+    CONSTRAINT ck_campaigns_trigger_event CHECK (((trigger_event IS NULL) OR (trigger_event ~ '^[A-Za-z0-9_.:\-]{1,100}$'::text))),
+    CONSTRAINT ck_campaigns_trigger_filter CHECK (((trigger_filter IS NULL) OR (jsonb_typeof(trigger_filter) = 'object'::text))),
     CONSTRAINT ck_campaigns_type CHECK ((campaign_type = ANY (ARRAY['broadcast'::text, 'drip'::text, 'triggered'::text, 'ab_test'::text]))),
     CONSTRAINT ck_campaigns_window_missed_action CHECK ((window_missed_action = ANY (ARRAY['wait'::text, 'send_anyway'::text])))
 );
@@ -198,6 +204,11 @@ CREATE FUNCTION campaigns._check_step_targets() RETURNS trigger
 
 CREATE FUNCTION campaigns._check_timezone(p_timezone text) RETURNS void
     LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._check_trigger_filter() RETURNS trigger
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
@@ -279,6 +290,12 @@ CREATE FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with time zon
 CREATE FUNCTION campaigns._enqueue_webhooks(p_events jsonb) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+CREATE FUNCTION campaigns._enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone, p_triggers jsonb) RETURNS TABLE(contact_id uuid, outcome text, enrollment_id uuid)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
     AS <body>;
 
 CREATE FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) RETURNS integer
@@ -557,6 +574,11 @@ CREATE FUNCTION campaigns._touch_updated_at() RETURNS trigger
     SET search_path TO 'pg_catalog'
     AS <body>;
 
+CREATE FUNCTION campaigns._trigger_rules(p_filter jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog'
+    AS <body>;
+
 CREATE FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) RETURNS anyelement
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -742,12 +764,12 @@ CREATE FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uu
 
 COMMENT ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step_id uuid, p_variant_id uuid, p_as_of timestamp with time zone) IS 'choose_ab_winner for the A/B test of a campaign''s email step (QC404 when the step has none).';
 
-CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now(), p_max_reclaims integer DEFAULT 5, p_down_relays text[] DEFAULT '{}'::text[]) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, lease_reclaims integer, reclaimed boolean, lease_expires_at timestamp with time zone, retry_expires_at timestamp with time zone, relay_key text, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric)
+CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFAULT 100, p_lease interval DEFAULT '00:05:00'::interval, p_as_of timestamp with time zone DEFAULT now(), p_max_reclaims integer DEFAULT 5, p_down_relays text[] DEFAULT '{}'::text[]) RETURNS TABLE(message_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, enrollment_id uuid, contact_id uuid, sender_account_id uuid, template_id uuid, ab_variant_id uuid, to_email text, smtp_message_id text, attempt integer, lease_reclaims integer, reclaimed boolean, lease_expires_at timestamp with time zone, retry_expires_at timestamp with time zone, relay_key text, email text, first_name text, last_name text, company text, job_title text, city text, state text, country text, contact_timezone text, custom_fields jsonb, score integer, tags text[], campaign_name text, campaign_from_email text, campaign_from_name text, campaign_reply_to text, track_opens boolean, track_clicks boolean, unsubscribe_enabled boolean, campaign_timezone text, sender_from_email text, sender_from_name text, sender_reply_to text, variant_sender_email text, variant_sender_name text, smtp_host text, smtp_port integer, smtp_security text, smtp_username text, smtp_password_env text, subject_template text, html_template text, text_template text, max_send_rate_per_second numeric, event_properties jsonb)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template) and the tenant''s send rate.';
+COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template), the tenant''s send rate and the properties of the event that started the enrollment (event_properties).';
 
 CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEFAULT 50, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(delivery_id uuid, tenant_id uuid, subscription_id uuid, url text, secret text, event_id text, event_type text, payload jsonb, attempt integer, lease_expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -935,9 +957,8 @@ CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAUL
 COMMENT ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) IS 'The engine''s gauges for monitoring (the service exposes them on /metrics): outbox messages by status, due messages and the oldest due age, sent/tracked mail totals from the step counters, enrollments and campaigns by status, and the last run time, duration and success of each pg_cron job.';
 
 CREATE FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(contact_id uuid, outcome text, enrollment_id uuid)
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
-    SET jit TO 'off'
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) IS 'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. Due email steps are sent by the next processing run (process_due_steps).';
@@ -975,6 +996,8 @@ CREATE TABLE campaigns.campaign_contacts (
     next_email_scheduled_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     entry smallint DEFAULT 1 NOT NULL,
+    trigger_event_id uuid,
+    trigger_properties jsonb,
     CONSTRAINT ck_campaign_contacts_completed CHECK (((status <> 'completed'::text) OR (completed_at IS NOT NULL))),
     CONSTRAINT ck_campaign_contacts_entry CHECK ((entry >= 1)),
     CONSTRAINT ck_campaign_contacts_exited CHECK (((status = 'exited'::text) = ((exited_at IS NOT NULL) AND (exit_reason IS NOT NULL)))),
@@ -1010,7 +1033,7 @@ CREATE FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp 
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
+COMMENT ON FUNCTION campaigns.launch_campaign(p_campaign_id uuid, p_as_of timestamp with time zone) IS 'Launches a draft or scheduled campaign: enrolls the segment''s active, unsuppressed contacts at the first step (by step_order) with their first due time from the send strategy and sending window, and makes the campaign active. All or nothing. Refuses with QC404 (not found), QC409 (wrong status, or end_date at or before p_as_of), QC101 (no steps), QC105 (invalid steps), QC601 (an A/B test without 2 to 5 variants), QC102 (no eligible contact, unless the campaign has a trigger_event), QC103 (approvals missing), QC104 (monthly quota: mail sent this UTC month as the sender counts it, plus mail queued or being sent, plus the remaining email steps of running enrollments, plus enrolled x email steps). Returns the number enrolled.';
 
 CREATE FUNCTION campaigns.launch_scheduled_campaigns(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -1083,6 +1106,14 @@ CREATE FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) IS 'Creates or replaces the A/B test of an email step while the campaign is a draft (QC205 otherwise): settings (test_name, sample_percent, duration_hours, win_metric, confidence_threshold, minimum_sample_size) and 2 to 5 variants (subject_line, email_content, sender_name, sender_email, is_control), named A, B, … in order; the first is the control unless one is marked. QC404 for a step not in the campaign, QC601 for a non-email step or a wrong variant count. Returns the test id.';
+
+CREATE FUNCTION campaigns.record_contact_events(p_events jsonb, p_tenant_id uuid DEFAULT campaigns.current_tenant_id(), p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(idx integer, result jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    SET jit TO 'off'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.record_contact_events(p_events jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) IS 'Records 1 to 1,000 contact events ([{contact_id, name, properties, occurred_at, idempotency_key}]) for the tenant (default: the API transaction''s). Each ends the contact''s live enrollments in active or paused campaigns whose exit_events name it (exit_reason goal, queued mail cancelled; also a completed one whose last mail is still queued), then enrolls the contact into every active campaign whose trigger_event is its name and whose trigger_filter (segment rules; event.<name> reads the event''s properties) matches, with launch''s rules and the campaign''s reentry (campaigns._enroll_contacts); the event''s id and properties stay on the enrollment ({{ event.<name> }} in templates). An idempotency_key seen before (also within the batch) records nothing and returns the first event''s result with duplicate true. One row per event, in order: {event_id, contact_id, enrolled: [{campaign_id, enrollment_id, outcome}], exited: [{campaign_id, enrollment_id}], duplicate}. QC404 for an unknown contact; QC422 for a bad batch.';
 
 CREATE FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone DEFAULT now(), p_details jsonb DEFAULT '{}'::jsonb) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1327,7 +1358,7 @@ CREATE FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience, reentry); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
+COMMENT ON FUNCTION campaigns.update_campaign(p_campaign_id uuid, p_changes jsonb, p_as_of timestamp with time zone) IS 'Applies the fields present in p_changes. completed: nothing may change (QC205). active / paused: name, description and settings (end_date, timezone, tracking, unsubscribe, daily_limit, sending window, window_missed_action, on_reply, from_name, reply_to_email, refresh_audience, reentry, trigger_event, trigger_filter, exit_events); the audience, sender, type, start and approval fields only while draft or scheduled (QC205). QC301 for an end_date not in the future, QC302 for a bad timezone, QC404 when not visible.';
 
 CREATE FUNCTION campaigns.update_contact(p_contact_id uuid, p_changes jsonb) RETURNS campaigns.contacts
     LANGUAGE plpgsql
@@ -1599,6 +1630,31 @@ CREATE TABLE campaigns.campaign_alerts (
     CONSTRAINT ck_campaign_alerts_kind CHECK ((kind = ANY (ARRAY['bounce_rate'::text, 'complaint_rate'::text])))
 );
 
+CREATE TABLE campaigns.contact_events (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    name text NOT NULL,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_contact_events_name CHECK ((name ~ '^[A-Za-z0-9_.:\-]{1,100}$'::text)),
+    CONSTRAINT ck_contact_events_properties CHECK (((jsonb_typeof(properties) = 'object'::text) AND (octet_length((properties)::text) <= 65536)))
+)
+PARTITION BY RANGE (occurred_at);
+
+CREATE TABLE campaigns.contact_events_default (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    contact_id uuid NOT NULL,
+    name text NOT NULL,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_contact_events_name CHECK ((name ~ '^[A-Za-z0-9_.:\-]{1,100}$'::text)),
+    CONSTRAINT ck_contact_events_properties CHECK (((jsonb_typeof(properties) = 'object'::text) AND (octet_length((properties)::text) <= 65536)))
+);
+
 CREATE VIEW campaigns.dead_letters WITH (security_invoker='true') AS
  SELECT m.id AS message_id,
     m.tenant_id,
@@ -1642,6 +1698,15 @@ CREATE TABLE campaigns.email_events (
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT ck_email_events_details CHECK ((jsonb_typeof(details) = 'object'::text)),
     CONSTRAINT ck_email_events_type CHECK ((event_type = ANY (ARRAY['delivered'::text, 'open'::text, 'click'::text, 'reply'::text, 'bounce_hard'::text, 'bounce_soft'::text, 'complaint'::text, 'unsubscribe'::text])))
+);
+
+CREATE TABLE campaigns.event_idempotency_keys (
+    tenant_id uuid NOT NULL,
+    key text NOT NULL,
+    event_id uuid NOT NULL,
+    result jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ck_event_idempotency_keys_key CHECK (((length(key) >= 1) AND (length(key) <= 255)))
 );
 
 CREATE TABLE campaigns.global_suppressions (
@@ -1750,6 +1815,14 @@ CREATE TABLE campaigns.workspaces (
     CONSTRAINT ck_workspaces_slug CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text))
 );
 
+ALTER TABLE ONLY campaigns.contact_events ATTACH PARTITION campaigns.contact_events_default DEFAULT;
+
+ALTER TABLE ONLY campaigns.contact_events
+    ADD CONSTRAINT pk_contact_events PRIMARY KEY (tenant_id, occurred_at, id);
+
+ALTER TABLE ONLY campaigns.contact_events_default
+    ADD CONSTRAINT contact_events_default_pkey PRIMARY KEY (tenant_id, occurred_at, id);
+
 ALTER TABLE ONLY campaigns.ab_test_assignments
     ADD CONSTRAINT pk_ab_test_assignments PRIMARY KEY (id);
 
@@ -1791,6 +1864,9 @@ ALTER TABLE ONLY campaigns.email_events
 
 ALTER TABLE ONLY campaigns.email_messages
     ADD CONSTRAINT pk_email_messages PRIMARY KEY (id);
+
+ALTER TABLE ONLY campaigns.event_idempotency_keys
+    ADD CONSTRAINT pk_event_idempotency_keys PRIMARY KEY (tenant_id, key);
 
 ALTER TABLE ONLY campaigns.global_suppressions
     ADD CONSTRAINT pk_global_suppressions PRIMARY KEY (id);
@@ -1924,6 +2000,10 @@ ALTER TABLE ONLY campaigns.workspaces
 ALTER TABLE ONLY campaigns.workspaces
     ADD CONSTRAINT uq_workspaces_tenant_slug UNIQUE (tenant_id, slug);
 
+CREATE INDEX ix_contact_events_contact ON ONLY campaigns.contact_events USING btree (tenant_id, contact_id, occurred_at);
+
+CREATE INDEX contact_events_default_tenant_id_contact_id_occurred_at_idx ON campaigns.contact_events_default USING btree (tenant_id, contact_id, occurred_at);
+
 CREATE INDEX ix_api_keys_tenant ON campaigns.api_keys USING btree (tenant_id);
 
 CREATE INDEX ix_blackout_dates_tenant ON campaigns.blackout_dates USING btree (tenant_id, ends_on);
@@ -1953,6 +2033,8 @@ CREATE INDEX ix_campaigns_segment ON campaigns.campaigns USING btree (tenant_id,
 CREATE INDEX ix_campaigns_tenant_created ON campaigns.campaigns USING btree (tenant_id, created_at DESC, id);
 
 CREATE INDEX ix_campaigns_tenant_status ON campaigns.campaigns USING btree (tenant_id, status);
+
+CREATE INDEX ix_campaigns_trigger_event ON campaigns.campaigns USING btree (tenant_id, trigger_event) WHERE (trigger_event IS NOT NULL);
 
 CREATE INDEX ix_contacts_custom_fields ON campaigns.contacts USING gin (custom_fields jsonb_path_ops);
 
@@ -2006,6 +2088,10 @@ CREATE UNIQUE INDEX uq_suppressions_tenant_email ON campaigns.suppressions USING
 
 CREATE UNIQUE INDEX uq_users_tenant_email ON campaigns.users USING btree (tenant_id, lower(email));
 
+ALTER INDEX campaigns.pk_contact_events ATTACH PARTITION campaigns.contact_events_default_pkey;
+
+ALTER INDEX campaigns.ix_contact_events_contact ATTACH PARTITION campaigns.contact_events_default_tenant_id_contact_id_occurred_at_idx;
+
 CREATE TRIGGER trg_ab_test_variants_validate AFTER INSERT OR DELETE OR UPDATE ON campaigns.ab_test_variants FOR EACH ROW EXECUTE FUNCTION campaigns._validate_ab_variant();
 
 CREATE TRIGGER trg_ab_tests_touch BEFORE UPDATE ON campaigns.ab_tests FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
@@ -2027,6 +2113,8 @@ CREATE TRIGGER trg_campaign_steps_validate AFTER INSERT OR UPDATE OF campaign_id
 CREATE TRIGGER trg_campaigns_outbox_hold AFTER UPDATE OF status ON campaigns.campaigns FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((old.status = 'active'::text) OR (new.status = 'active'::text)))) EXECUTE FUNCTION campaigns._notify_outbox_hold();
 
 CREATE TRIGGER trg_campaigns_touch BEFORE UPDATE ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._touch_updated_at();
+
+CREATE TRIGGER trg_campaigns_trigger_filter BEFORE INSERT OR UPDATE OF trigger_filter ON campaigns.campaigns FOR EACH ROW EXECUTE FUNCTION campaigns._check_trigger_filter();
 
 CREATE CONSTRAINT TRIGGER trg_campaigns_webhooks AFTER UPDATE OF status ON campaigns.campaigns DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION campaigns._webhooks_on_campaigns();
 
@@ -2137,6 +2225,9 @@ ALTER TABLE ONLY campaigns.campaigns
 ALTER TABLE ONLY campaigns.campaigns
     ADD CONSTRAINT fk_campaigns_workspace FOREIGN KEY (tenant_id, workspace_id) REFERENCES campaigns.workspaces(tenant_id, id);
 
+ALTER TABLE campaigns.contact_events
+    ADD CONSTRAINT fk_contact_events_contact FOREIGN KEY (tenant_id, contact_id) REFERENCES campaigns.contacts(tenant_id, id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY campaigns.contacts
     ADD CONSTRAINT fk_contacts_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
@@ -2160,6 +2251,9 @@ ALTER TABLE ONLY campaigns.email_messages
 
 ALTER TABLE ONLY campaigns.email_messages
     ADD CONSTRAINT fk_email_messages_step FOREIGN KEY (tenant_id, campaign_id, step_id) REFERENCES campaigns.campaign_steps(tenant_id, campaign_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.event_idempotency_keys
+    ADD CONSTRAINT fk_event_idempotency_keys_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY campaigns.segment_contacts
     ADD CONSTRAINT fk_segment_contacts_contact FOREIGN KEY (tenant_id, contact_id) REFERENCES campaigns.contacts(tenant_id, id) ON DELETE CASCADE;
@@ -2237,6 +2331,8 @@ CREATE POLICY bi_read_all ON campaigns.campaign_alerts FOR SELECT TO campaigns_r
 
 CREATE POLICY bi_read_all ON campaigns.campaign_analytics FOR SELECT TO campaigns_readonly USING (true);
 
+CREATE POLICY bi_read_all ON campaigns.contact_events FOR SELECT TO campaigns_readonly USING (true);
+
 CREATE POLICY bi_read_all ON campaigns.tenant_send_usage FOR SELECT TO campaigns_readonly USING (true);
 
 ALTER TABLE campaigns.blackout_dates ENABLE ROW LEVEL SECURITY;
@@ -2253,11 +2349,15 @@ ALTER TABLE campaigns.campaign_steps ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.campaigns ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE campaigns.contact_events ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE campaigns.contacts ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.email_events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.email_messages ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.event_idempotency_keys ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.segment_contacts ENABLE ROW LEVEL SECURITY;
 
@@ -2293,11 +2393,15 @@ CREATE POLICY tenant_isolation ON campaigns.campaign_steps TO campaigns_app USIN
 
 CREATE POLICY tenant_isolation ON campaigns.campaigns TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
+CREATE POLICY tenant_isolation ON campaigns.contact_events TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.contacts TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.email_events TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.email_messages TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
+CREATE POLICY tenant_isolation ON campaigns.event_idempotency_keys TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.segment_contacts TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
@@ -2398,6 +2502,10 @@ REVOKE ALL ON FUNCTION campaigns._check_timezone(p_timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._check_timezone(p_timezone text) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._check_timezone(p_timezone text) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns._check_trigger_filter() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._check_trigger_filter() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._check_trigger_filter() TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._compile_segment_condition(p_node jsonb, p_path text[]) TO campaigns_worker;
@@ -2439,6 +2547,10 @@ GRANT ALL ON FUNCTION campaigns._end_expired_campaigns(p_as_of timestamp with ti
 REVOKE ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._enqueue_webhooks(p_events jsonb) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone, p_triggers jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone, p_triggers jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone, p_triggers jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._enroll_segment(p_campaign campaigns.campaigns, p_entry_step uuid, p_as_of timestamp with time zone, p_skip_enrolled boolean) TO campaigns_app;
@@ -2597,6 +2709,10 @@ GRANT ALL ON FUNCTION campaigns._suppressed_addresses(p_as_of timestamp with tim
 REVOKE ALL ON FUNCTION campaigns._touch_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._touch_updated_at() TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns._trigger_rules(p_filter jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._trigger_rules(p_filter jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._trigger_rules(p_filter jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._update_keys(p_row anyelement, p_doc jsonb, p_keys text[]) TO campaigns_app;
@@ -2874,6 +2990,10 @@ REVOKE ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid,
 GRANT ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.put_ab_test(p_campaign_id uuid, p_step_id uuid, p_test jsonb) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.record_contact_events(p_events jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_contact_events(p_events jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.record_contact_events(p_events jsonb, p_tenant_id uuid, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.record_email_event(p_message_id uuid, p_event_type text, p_occurred_at timestamp with time zone, p_details jsonb) TO campaigns_worker;
@@ -3039,9 +3159,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.blackout_dates TO campaigns
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.campaign_alerts TO campaigns_readonly;
 
+GRANT SELECT,INSERT ON TABLE campaigns.contact_events TO campaigns_app;
+GRANT SELECT ON TABLE campaigns.contact_events TO campaigns_readonly;
+
 GRANT SELECT ON TABLE campaigns.dead_letters TO campaigns_app;
 
 GRANT SELECT,INSERT ON TABLE campaigns.email_events TO campaigns_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE campaigns.event_idempotency_keys TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.global_suppressions TO campaigns_app;
 

@@ -116,7 +116,7 @@ def test_private_functions_set_search_path_too(conn):
 def _tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'campaigns' AND c.relkind IN ('r', 'p') ORDER BY 1"
+        "WHERE n.nspname = 'campaigns' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
     )]
 
 
@@ -142,9 +142,19 @@ def test_every_table_has_uuid_id_primary_key(conn):
     tables = _tables(conn)
     keys = _primary_keys(conn)
     assert "timezone_names" in tables and "tenants" in tables
-    # The one exception: a reference table keyed by the IANA name itself.
+    # The exceptions: a reference table keyed by the IANA name itself; idempotency keys, keyed by the
+    # client's key; tables partitioned by time, whose key must hold the partition key (and the tenant).
     assert keys["timezone_names"] == [("name", "text", False)]
-    wrong = {t: keys.get(t) for t in tables if t != "timezone_names" and keys.get(t) != [("id", "uuid", True)]}
+    assert keys["event_idempotency_keys"] == [("tenant_id", "uuid", False), ("key", "text", False)]
+    partitioned = {r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'campaigns' AND c.relkind = 'p'")}
+    assert "contact_events" in partitioned
+    for table in partitioned:
+        assert set(keys[table]) == {("id", "uuid", True), ("tenant_id", "uuid", False),
+                                    ("occurred_at", "timestamp with time zone", False)}, table
+    exceptions = {"timezone_names", "event_idempotency_keys", *partitioned}
+    wrong = {t: keys.get(t) for t in tables if t not in exceptions and keys.get(t) != [("id", "uuid", True)]}
     assert wrong == {}
 
 
@@ -166,7 +176,9 @@ def test_constraints_are_named_by_kind(conn):
         """
         SELECT k.conname, k.contype::text FROM pg_constraint k
         JOIN pg_namespace n ON n.oid = k.connamespace
-        WHERE n.nspname = 'campaigns' AND k.contype <> 'n'
+        LEFT JOIN pg_class t ON t.oid = k.conrelid
+        -- A partition's constraints are named by PostgreSQL after its parent's.
+        WHERE n.nspname = 'campaigns' AND k.contype <> 'n' AND NOT coalesce(t.relispartition, false)
         """
     ).fetchall()
     assert len(rows) > 50
@@ -182,8 +194,9 @@ def test_indexes_are_named_by_kind(conn):
         """
         SELECT i.relname, x.indisunique, x.indisprimary FROM pg_index x
         JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_class t ON t.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE n.nspname = 'campaigns'
+        WHERE n.nspname = 'campaigns' AND NOT t.relispartition
         """
     ).fetchall()
     assert rows

@@ -13,6 +13,7 @@ import pytest
 from psycopg.types.json import Jsonb
 from psycopg import sql
 
+from tests.support.api import tenant_tables
 from tests.support.factories import (
     insert, make_campaign, make_contact, make_enrollment, make_message, make_segment, make_sender, make_step,
     make_tenant,
@@ -27,16 +28,6 @@ def as_app(conn: psycopg.Connection, tenant_id=None) -> Iterator[psycopg.Connect
         if tenant_id is not None:
             conn.execute("SELECT set_config('campaigns.tenant_id', %s, true)", (str(tenant_id),))
         yield conn
-
-
-def tenant_tables(conn: psycopg.Connection) -> list[str]:
-    """Every table of schema campaigns with a tenant_id column, found in the catalog."""
-    return [r[0] for r in conn.execute(
-        "SELECT c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t USING (table_schema, table_name) "
-        "WHERE c.table_schema = 'campaigns' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' "
-        "ORDER BY 1"
-    )]
 
 
 def _count(conn: psycopg.Connection, table: str, where: str = "true", *params) -> int:
@@ -116,6 +107,10 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
            enrollment_id=enrollment)
     insert(conn, "blackout_dates", tenant_id=tid, name="holiday", starts_on=date(2026, 12, 25), ends_on=date(2026, 12, 26))
     insert(conn, "tenant_send_usage", tenant_id=tid, month=date(2026, 12, 1), sent=3)
+    event = insert(conn, "contact_events", tenant_id=tid, contact_id=contact, name="signed_up",
+                   occurred_at=datetime.now(timezone.utc))
+    conn.execute("INSERT INTO campaigns.event_idempotency_keys (tenant_id, key, event_id, result) VALUES (%s, %s, %s, '{}')",
+                 (tid, f"key-{name}", event))
     hook = insert(conn, "webhook_subscriptions", tenant_id=tid, url="https://hooks.example.com/in",
                   event_types=["message.opened"], secret="whsec_" + "A" * 44)
     insert(conn, "webhook_deliveries", tenant_id=tid, subscription_id=hook, event_id=f"evt_{name}",

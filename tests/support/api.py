@@ -132,10 +132,12 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 def tenant_tables(conn: psycopg.Connection) -> list[str]:
+    """The tables holding a tenant_id: plain and partitioned ones (a partition is read through its parent)."""
     return [r[0] for r in conn.execute(
-        "SELECT c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t USING (table_schema, table_name) "
-        "WHERE c.table_schema = 'campaigns' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' ORDER BY 1"
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'campaigns' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) "
+        "ORDER BY 1"
     )]
 
 
