@@ -69,7 +69,7 @@ AS $$
                  WHEN (p_config->>'campaign_id')::uuid = p_campaign_id THEN 'move_to_campaign cannot target its own campaign'
                  ELSE NULL END
         WHEN 'webhook' THEN
-            CASE WHEN jsonb_typeof(p_config->'url') IS DISTINCT FROM 'string' OR p_config->>'url' !~ '^https?://[^/?#\s]+'
+            CASE WHEN jsonb_typeof(p_config->'url') IS DISTINCT FROM 'string' OR p_config->>'url' !~ '^https?://[^/?#\s]+\S*$'
                       OR length(p_config->>'url') > 2048
                      THEN 'webhook needs an http(s) url of at most 2048 characters'
                  WHEN p_config ? 'payload' AND (jsonb_typeof(p_config->'payload') <> 'object'
