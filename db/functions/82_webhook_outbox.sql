@@ -158,13 +158,15 @@ DECLARE
     v_row campaigns.webhook_deliveries;
 BEGIN
     -- A new delivery of the same event (same webhook-id, so the receiver can tell a repeat), due now,
-    -- with 3 days of its own. Its subscription must be enabled.
-    INSERT INTO campaigns.webhook_deliveries (tenant_id, subscription_id, event_id, event_type, payload, next_attempt_at,
-                                              created_at, expires_at)
-    SELECT d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.payload, p_as_of, p_as_of, p_as_of + interval '3 days'
+    -- with 3 days of its own. Its subscription must be enabled; a webhook action step's delivery
+    -- (no subscription) goes to the same URL with the same on_failure.
+    INSERT INTO campaigns.webhook_deliveries (tenant_id, subscription_id, event_id, event_type, payload, url, step_id,
+                                              enrollment_id, on_failure, next_attempt_at, created_at, expires_at)
+    SELECT d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.payload, d.url, d.step_id, d.enrollment_id,
+           d.on_failure, p_as_of, p_as_of, p_as_of + interval '3 days'
     FROM campaigns.webhook_deliveries d
-    JOIN campaigns.webhook_subscriptions s ON s.tenant_id = d.tenant_id AND s.id = d.subscription_id
-    WHERE d.id = p_delivery_id AND s.enabled
+    LEFT JOIN campaigns.webhook_subscriptions s ON s.tenant_id = d.tenant_id AND s.id = d.subscription_id
+    WHERE d.id = p_delivery_id AND (s.enabled OR d.subscription_id IS NULL)
     RETURNING * INTO v_row;
     IF v_row.id IS NULL THEN
         IF EXISTS (SELECT FROM campaigns.webhook_deliveries d WHERE d.id = p_delivery_id) THEN
@@ -179,4 +181,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION campaigns.redeliver_webhook(uuid, timestamptz) IS
-    'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload, due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
+    'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload (and for a webhook action step''s delivery the same URL, step, enrollment and on_failure), due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';

@@ -1152,7 +1152,7 @@ CREATE FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestam
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload, due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
+COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload (and for a webhook action step''s delivery the same URL, step, enrollment and on_failure), due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
 
 CREATE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql

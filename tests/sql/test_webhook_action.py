@@ -218,3 +218,13 @@ def test_the_action_secret_rotates(conn):
     assert new != old and new.startswith("whsec_")
     (job,) = claim(conn, T0 + 2 * MINUTE)
     assert job["secret"] == new
+
+
+def test_a_dba_redelivers_an_action_delivery_to_the_same_url(conn):
+    s, hook_id, *_ = webhook_then_wait_then_email(conn, on_failure="exit")
+    (d,) = deliveries(conn, hook_id)
+    _fail_for_good(conn, d)
+    again = conn.execute("SELECT (campaigns.redeliver_webhook(%s, %s)).id", (d["id"], T0 + timedelta(days=4))).fetchone()[0]
+    rows = {r["id"]: r for r in deliveries(conn, hook_id)}
+    assert (rows[again]["status"], rows[again]["event_id"], rows[again]["url"], rows[again]["on_failure"],
+            rows[again]["enrollment_id"]) == ("queued", d["event_id"], URL, "exit", d["enrollment_id"])
