@@ -81,7 +81,7 @@ BEGIN
                p_as_of, p_as_of, p_as_of + interval '3 days'
         FROM (SELECT campaigns.uuid_v7() AS id, a.* FROM pg_temp._due_actions a WHERE a.action_type = 'webhook') h
         JOIN pg_temp._due_work w ON w.enrollment_id = h.enrollment_id
-        JOIN campaigns.campaign_contacts cc ON cc.id = h.enrollment_id
+        JOIN campaigns.campaign_contacts cc ON cc.tenant_id = h.tenant_id AND cc.id = h.enrollment_id
         JOIN campaigns.contacts ct ON ct.tenant_id = h.tenant_id AND ct.id = h.contact_id
         RETURNING 1
     )
