@@ -68,6 +68,16 @@ AS $$
                      THEN 'move_to_campaign needs a campaign_id'
                  WHEN (p_config->>'campaign_id')::uuid = p_campaign_id THEN 'move_to_campaign cannot target its own campaign'
                  ELSE NULL END
+        WHEN 'webhook' THEN
+            CASE WHEN jsonb_typeof(p_config->'url') IS DISTINCT FROM 'string' OR p_config->>'url' !~ '^https?://[^/?#\s]+\S*$'
+                      OR length(p_config->>'url') > 2048
+                     THEN 'webhook needs an http(s) url of at most 2048 characters'
+                 WHEN p_config ? 'payload' AND (jsonb_typeof(p_config->'payload') <> 'object'
+                                               OR octet_length((p_config->'payload')::text) > 65536)
+                     THEN 'webhook payload must be an object of at most 64 KB'
+                 WHEN p_config ? 'on_failure' AND coalesce(p_config->>'on_failure' NOT IN ('continue', 'exit'), true)
+                     THEN 'webhook on_failure must be continue or exit'
+                 ELSE NULL END
         ELSE 'unknown action type'
     END
 $$;

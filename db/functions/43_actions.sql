@@ -1,5 +1,5 @@
--- Action steps: tags, fields, score, exit, move to another campaign and notify, applied set-based to
--- the processing run's working set.
+-- Action steps: tags, fields, score, exit, move to another campaign, notify and webhook, applied
+-- set-based to the processing run's working set.
 
 CREATE OR REPLACE FUNCTION campaigns._run_action_steps(p_as_of timestamptz)
 RETURNS void
@@ -8,17 +8,19 @@ SET search_path = pg_catalog, campaigns
 -- Batch plans over temp tables are badly estimated; JIT compiling them cost more than it saved.
 SET jit = off
 AS $$
+DECLARE
+    v_hooks bigint;
 BEGIN
     -- The rows of the working set standing on an action step, with the step's configuration.
     IF to_regclass('pg_temp._due_actions') IS NULL THEN
     CREATE TEMP TABLE _due_actions (
         enrollment_id uuid, tenant_id uuid, campaign_id uuid, contact_id uuid,
-        action_type text, config jsonb, next_step_id uuid
+        step_id uuid, action_type text, config jsonb, next_step_id uuid
     ) ON COMMIT DROP;
     END IF;
     TRUNCATE pg_temp._due_actions;
     INSERT INTO pg_temp._due_actions
-    SELECT w.enrollment_id, w.tenant_id, w.campaign_id, w.contact_id, s.action_type, s.action_config, s.next_step_id
+    SELECT w.enrollment_id, w.tenant_id, w.campaign_id, w.contact_id, s.id, s.action_type, s.action_config, s.next_step_id
     FROM pg_temp._due_work w
     JOIN campaigns.campaign_steps s ON s.id = w.step_id
     WHERE w.status = 'run' AND NOT w.emailed AND s.step_type = 'action';
@@ -56,6 +58,37 @@ BEGIN
           FROM pg_temp._due_actions WHERE action_type = 'update_field'
           ORDER BY tenant_id, contact_id, enrollment_id) a
     WHERE c.tenant_id = a.tenant_id AND c.id = a.contact_id;
+
+    -- webhook: one delivery per enrollment into the webhook outbox (82_webhook_outbox.sql), to the
+    -- step's URL; the enrollment advances at once and the sender POSTs it, signed with the tenant's
+    -- action secret. Taken after the contact changes above, so it carries the contact as it is now.
+    WITH hooks AS (
+        INSERT INTO campaigns.webhook_deliveries (id, tenant_id, event_id, event_type, payload, url, step_id, enrollment_id,
+                                                  on_failure, next_attempt_at, created_at, expires_at)
+        SELECT h.id, h.tenant_id, 'evt_' || h.id, 'action.webhook',
+               jsonb_build_object('type', 'action.webhook', 'timestamp', p_as_of, 'data', jsonb_build_object(
+                   'contact', jsonb_build_object(
+                       'id', ct.id, 'email', ct.email, 'first_name', ct.first_name, 'last_name', ct.last_name,
+                       'company', ct.company, 'job_title', ct.job_title, 'city', ct.city, 'state', ct.state,
+                       'country', ct.country, 'timezone', ct.timezone, 'status', ct.status, 'score', ct.score,
+                       'tags', to_jsonb(ct.tags), 'custom_fields', ct.custom_fields),
+                   'enrollment', jsonb_build_object(
+                       'id', cc.id, 'contact_id', cc.contact_id, 'entry', cc.entry, 'enrolled_at', cc.enrolled_at,
+                       'steps_completed', w.steps_completed),
+                   'campaign_id', h.campaign_id, 'step_id', h.step_id,
+                   'payload', coalesce(h.config->'payload', '{}'::jsonb))),
+               h.config->>'url', h.step_id, h.enrollment_id, coalesce(h.config->>'on_failure', 'continue'),
+               p_as_of, p_as_of, p_as_of + interval '3 days'
+        FROM (SELECT campaigns.uuid_v7() AS id, a.* FROM pg_temp._due_actions a WHERE a.action_type = 'webhook') h
+        JOIN pg_temp._due_work w ON w.enrollment_id = h.enrollment_id
+        JOIN campaigns.campaign_contacts cc ON cc.tenant_id = h.tenant_id AND cc.id = h.enrollment_id
+        JOIN campaigns.contacts ct ON ct.tenant_id = h.tenant_id AND ct.id = h.contact_id
+        RETURNING 1
+    )
+    SELECT count(*) INTO v_hooks FROM hooks;
+    IF v_hooks > 0 THEN
+        PERFORM pg_notify('campaigns_webhooks', '');
+    END IF;
 
     -- move_to_campaign: enroll in the target (same tenant, not completed) at its first step, due now.
     WITH moved AS (

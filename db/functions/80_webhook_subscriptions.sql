@@ -74,3 +74,40 @@ $$;
 COMMENT ON FUNCTION campaigns.update_webhook_subscription(uuid, jsonb, timestamptz) IS
     'Changes a subscription''s url, event_types, description or enabled (other keys: QC422; unknown id: QC404). Disabling records "disabled by a user"; enabling clears the disabled reason and the run of failures, so a subscription the engine disabled can be turned on again once its receiver is fixed. Deliveries already failed stay failed (redeliver_webhook sends one again).';
 
+
+-- The tenant's action secret: webhook action steps' deliveries have no subscription, so they are
+-- signed with this one secret per tenant (tenants.webhook_secret). Admins only: it lets a receiver
+-- (or anyone holding it) verify, and so forge, the tenant's action deliveries.
+CREATE OR REPLACE FUNCTION campaigns.webhook_action_secret()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_secret text;
+BEGIN
+    PERFORM campaigns._require_admin();
+    SELECT t.webhook_secret INTO v_secret FROM campaigns.tenants t WHERE t.id = campaigns.current_tenant_id();
+    RETURN v_secret;
+END
+$$;
+COMMENT ON FUNCTION campaigns.webhook_action_secret() IS
+    'The current tenant''s webhook action secret (whsec_…), which signs the deliveries of its webhook action steps (Standard Webhooks). Admins only (QC403).';
+
+CREATE OR REPLACE FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamptz DEFAULT now())
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, campaigns
+AS $$
+DECLARE
+    v_secret text;
+BEGIN
+    PERFORM campaigns._require_admin();
+    UPDATE campaigns.tenants t SET webhook_secret = campaigns._webhook_secret(), updated_at = p_as_of
+    WHERE t.id = campaigns.current_tenant_id()
+    RETURNING t.webhook_secret INTO v_secret;
+    RETURN v_secret;
+END
+$$;
+COMMENT ON FUNCTION campaigns.rotate_webhook_action_secret(timestamptz) IS
+    'Replaces the current tenant''s webhook action secret with a new one and returns it. Every try from then on, of queued deliveries too, is signed with the new secret. Admins only (QC403).';

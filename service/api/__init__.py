@@ -20,6 +20,7 @@ from service.api.openapi import BEARER
 from service.api.reports import ReportLinkController
 from service.api.segments import SegmentController
 from service.api.senders import SenderController
+from service.api.step_webhooks import StepWebhookDeliveryController
 from service.api.steps import StepController
 from service.api.suppressions import SuppressionController
 from service.api.templates import TemplateController
@@ -31,8 +32,8 @@ CONTROLLERS = [
     CampaignController, StepController, CampaignApprovalController, ApprovalController, ContactController,
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
-    CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController,
-    EventController,
+    CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController, EventController,
+    StepWebhookDeliveryController,
 ]
 
 

@@ -14,6 +14,7 @@ from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
 from service.api.common import DbDep, encode, endpoint, one
+from service.api.step_webhooks import check_step_webhook_target
 from service.api.examples import (
     FOLLOW_UP_STEP,
     STEP,
@@ -51,13 +52,14 @@ class StepController(Controller):
     @endpoint("POST", "/", operation_id="createStep", summary="Add a step", errors=(404, 409, 422),
               description="Refusals: TOO_MANY_STEPS (over 20), INVALID_STEP_RULE, STEP_TARGET_OUTSIDE_CAMPAIGN, STEP_CYCLE, "
                           "CONSTRAINT_VIOLATED (a wait without a positive value and unit, an email without subject and "
-                          "content or template), STEP_ORDER_TAKEN, CAMPAIGN_NOT_EDITABLE (completed campaign). "
-                          + LIQUID_REFUSALS,
+                          "content or template), STEP_ORDER_TAKEN, CAMPAIGN_NOT_EDITABLE (completed campaign), "
+                          "WEBHOOK_TARGET_NOT_ALLOWED (a webhook action's url is an internal address). " + LIQUID_REFUSALS,
               request_example={"step_type": "wait", "step_name": "Wait 2 days", "wait_duration_value": 2,
                                "wait_duration_unit": "days", "after_step_id": STEP_ID},
               response_example=WAIT_STEP | {"warnings": []})
     async def create_step(self, db: DbDep, campaign_id: FromPath[UUID], data: JSONBody[StepCreate]) -> StepSaved:
         warnings = _check_liquid(data)
+        await check_step_webhook_target(data)
         after = data.after_step_id if data.after_step_id is not UNSET else None
         saved = await one(db, Q_CREATE, (campaign_id, encode(data, exclude=("after_step_id",)), after), StepSaved, "campaign", campaign_id)
         saved.warnings = warnings
@@ -79,6 +81,7 @@ class StepController(Controller):
               response_example=STEP | {"subject_line": "Still interested, {{ first_name }}?", "warnings": []})
     async def update_step(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID], data: JSONBody[StepUpdate]) -> StepSaved:
         warnings = _check_liquid(data)
+        await check_step_webhook_target(data)
         saved = await one(db, Q_UPDATE, (campaign_id, step_id, encode(data)), StepSaved, "step", step_id)
         saved.warnings = warnings
         return saved

@@ -1,6 +1,7 @@
 """Webhook subscriptions and their delivery log: subscribe a URL to event types (the signing secret
 is shown once, at creation), change or disable it, list its deliveries (status, response code,
-latency) and redeliver one. The events, retries and auto-disable are SQL
+latency) and redeliver one; and the tenant's action secret, which signs webhook action steps'
+deliveries (read and rotated by an admin). The events, retries and auto-disable are SQL
 (db/functions/8*_webhook_*.sql); the target check is service.webhooks.targets."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from service.api.common import DbDep, Limit, Offset, encode, endpoint, not_found
 from service.api.examples import NOW, WEBHOOK, WEBHOOK_DELIVERY, page
 from service.config import get_settings
 from service.errors import ApiError
+from service.schemas.step_webhooks import ActionSecret
 from service.schemas.webhooks import (
     WebhookCreate,
     WebhookCreated,
@@ -25,7 +27,7 @@ from service.schemas.webhooks import (
     WebhookRead,
     WebhookUpdate,
 )
-from service.webhooks.targets import TargetNotAllowed, check_target, parse_networks
+from service.webhooks.targets import check_target, parse_networks
 
 WEBHOOK_DOC = "to_jsonb(w) - 'tenant_id' - 'secret'"
 DELIVERY_DOC = "to_jsonb(x) - 'tenant_id' - 'lease_expires_at' - 'locked_by'"
@@ -43,14 +45,18 @@ Q_DELIVERIES = page_query(
     doc=DELIVERY_DOC,
     guard="EXISTS (SELECT FROM campaigns.webhook_subscriptions w WHERE w.id = %(subscription_id)s)",
 )
+Q_ACTION_SECRET = "SELECT jsonb_build_object('secret', campaigns.webhook_action_secret())"
+Q_ROTATE_ACTION_SECRET = "SELECT jsonb_build_object('secret', campaigns.rotate_webhook_action_secret())"
 Q_REDELIVER = f"""
     SELECT {DELIVERY_DOC} FROM campaigns.redeliver_webhook(
         (SELECT d.id FROM campaigns.webhook_deliveries d WHERE d.id = %(delivery_id)s AND d.subscription_id = %(subscription_id)s)) x"""
 
-async def _check_target(url: str) -> None:
+async def check_webhook_target(url: str) -> None:
+    """The save-time target check of subscriptions and webhook action steps (the sender checks again
+    before every delivery): 422 WEBHOOK_TARGET_NOT_ALLOWED for an internal address."""
     try:
         await check_target(url, parse_networks(get_settings().webhooks.allowed_networks), unresolvable_ok=True)
-    except TargetNotAllowed as exc:
+    except ValueError as exc:  # TargetNotAllowed, or a URL whose host or port does not parse
         raise ApiError(422, "WEBHOOK_TARGET_NOT_ALLOWED", "The webhook target is not a public address", str(exc)) from exc
 
 
@@ -67,7 +73,7 @@ class WebhookController(Controller):
                                "description": "CRM sync"},
               response_example=WEBHOOK | {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6A0ZIUabmgs="})
     async def create_webhook(self, db: DbDep, data: JSONBody[WebhookCreate]) -> WebhookCreated:
-        await _check_target(data.url)
+        await check_webhook_target(data.url)
         return await one(db, Q_CREATE, (data.url, list(data.event_types), data.description), WebhookCreated, "webhook", "new")
 
     @endpoint("GET", "/", operation_id="listWebhooks", summary="List the tenant's webhook subscriptions",
@@ -87,7 +93,7 @@ class WebhookController(Controller):
                                                                                "disabled_reason": "disabled by a user"})
     async def update_webhook(self, db: DbDep, webhook_id: FromPath[UUID], data: JSONBody[WebhookUpdate]) -> WebhookRead:
         if isinstance(data.url, str):
-            await _check_target(data.url)
+            await check_webhook_target(data.url)
         return await one(db, Q_UPDATE, (webhook_id, encode(data)), WebhookRead, "webhook", webhook_id)
 
     @endpoint("DELETE", "/{webhook_id:uuid}", operation_id="deleteWebhook", summary="Delete a webhook subscription",
@@ -119,3 +125,18 @@ class WebhookController(Controller):
     async def redeliver_webhook(self, db: DbDep, webhook_id: FromPath[UUID], delivery_id: FromPath[UUID]) -> WebhookDeliveryRead:
         return await one(db, Q_REDELIVER, {"delivery_id": delivery_id, "subscription_id": webhook_id}, WebhookDeliveryRead,
                          "webhook delivery", delivery_id)
+
+    @endpoint("GET", "/action-secret", operation_id="getWebhookActionSecret", summary="The tenant's webhook action secret",
+              errors=(403,), description="The Standard Webhooks secret (whsec_…) that signs the deliveries of the tenant's "
+                                         "webhook action steps, which have no subscription. Admins only (FORBIDDEN).",
+              response_example={"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6A0ZIUabmgs="})
+    async def get_action_secret(self, db: DbDep) -> ActionSecret:
+        return await one(db, Q_ACTION_SECRET, None, ActionSecret, "tenant", "current")
+
+    @endpoint("POST", "/action-secret/rotate", operation_id="rotateWebhookActionSecret", summary="Replace the webhook action secret",
+              errors=(403,), status_code=200,
+              description="A new secret signs every try from now on, of queued deliveries too; receivers must switch to it. "
+                          "Admins only (FORBIDDEN).",
+              response_example={"secret": "whsec_Yp3cVq0bqR1m7tZ8xKJ4u9WfH2nL6sDgA5eQiOoTrMc="})
+    async def rotate_action_secret(self, db: DbDep) -> ActionSecret:
+        return await one(db, Q_ROTATE_ACTION_SECRET, None, ActionSecret, "tenant", "current")

@@ -12,8 +12,10 @@ from service.schemas.templates import Warnings
 
 StepType = Literal["email", "wait", "condition", "action"]
 WaitUnit = Literal["minutes", "hours", "days", "weeks"]
-ActionType = Literal["add_tag", "remove_tag", "update_field", "adjust_score", "exit", "move_to_campaign", "notify"]
+ActionType = Literal["add_tag", "remove_tag", "update_field", "adjust_score", "exit", "move_to_campaign", "notify",
+                     "webhook"]
 Subject = Annotated[str, msgspec.Meta(max_length=998)]
+WebhookOnFailure = Literal["continue", "exit"]
 AttributeOperator = Literal["equals", "not_equals", "contains", "greater_than", "less_than", "in", "not_in"]
 Scalar = int | float | str | bool
 # A standard field, or a custom field as custom.<name> (customField.<name> is the older spelling).
@@ -62,7 +64,8 @@ ConditionRules = Annotated[
 class ActionConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     """An action step's settings; which apply depends on action_type: add_tag / remove_tag `tag`,
     update_field `field` + `value`, adjust_score `delta`, exit `reason`, move_to_campaign `campaign_id`,
-    notify `payload` (sent as is on the campaigns_actions channel)."""
+    notify `payload` (sent as is on the campaigns_actions channel), webhook `url` + `payload` + `on_failure`
+    (POSTed through the signed webhook outbox, docs/webhooks.md)."""
 
     tag: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | Unset = UNSET
     field: WritableField | Unset = UNSET
@@ -70,7 +73,15 @@ class ActionConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     delta: Annotated[int, msgspec.Meta(ge=-2_147_483_648, le=2_147_483_647)] | Unset = UNSET
     reason: Annotated[str, msgspec.Meta(max_length=64)] | Unset = UNSET
     campaign_id: UUID | Unset = UNSET
-    payload: Annotated[dict[str, Any], msgspec.Meta(description="Free-form: what the notify action sends")] | Unset = UNSET
+    payload: Annotated[dict[str, Any], msgspec.Meta(
+        description="Free-form: what the notify action sends, or the webhook action's `data.payload` (at most 64 KB)")] | Unset = UNSET
+    url: Annotated[str, msgspec.Meta(
+        min_length=8, max_length=2048, pattern=r"^https?://[^/?#\s]+\S*$",
+        description="webhook: where to POST (http or https; the host must be public unless the operator allows it)",
+        examples=["https://hooks.example.com/crm"])] | Unset = UNSET
+    on_failure: Annotated[WebhookOnFailure, msgspec.Meta(
+        description="webhook: what a delivery that failed for good (3 days of retries, or a refused target) does: "
+                    "continue (nothing, the default) or exit the enrollment if it is still live (exit_reason webhook_failed)")] | Unset = UNSET
 
 
 class StepFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

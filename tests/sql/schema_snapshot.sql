@@ -117,7 +117,7 @@ CREATE TABLE campaigns.campaign_steps (
     bounces integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR COALESCE((action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text])), false))),
+    CONSTRAINT ck_campaign_steps_action CHECK (((step_type <> 'action'::text) OR COALESCE((action_type = ANY (ARRAY['add_tag'::text, 'remove_tag'::text, 'update_field'::text, 'adjust_score'::text, 'exit'::text, 'move_to_campaign'::text, 'notify'::text, 'webhook'::text])), false))),
     CONSTRAINT ck_campaign_steps_action_config CHECK ((jsonb_typeof(action_config) = 'object'::text)),
     CONSTRAINT ck_campaign_steps_condition CHECK (((step_type <> 'condition'::text) OR COALESCE(((jsonb_typeof(condition_rules) = 'object'::text) AND (next_step_id IS NULL)), false))),
     CONSTRAINT ck_campaign_steps_counters CHECK (((emails_sent >= 0) AND (emails_delivered >= 0) AND (opens >= 0) AND (clicks >= 0) AND (replies >= 0) AND (unsubscribes >= 0) AND (bounces >= 0))),
@@ -776,7 +776,7 @@ CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEF
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due webhook deliveries (queued and due, or sending with an expired lease: the worker died) to worker p_worker for p_lease, with the subscription''s URL and secret to sign with. SKIP LOCKED: concurrent workers take disjoint rows. Record each with record_webhook_result.';
+COMMENT ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) IS 'Leases up to p_limit due webhook deliveries (queued and due, or sending with an expired lease: the worker died) to worker p_worker for p_lease, with the URL and secret to sign with: the subscription''s, or for a webhook action step''s delivery the step''s URL and the tenant''s action secret (tenants.webhook_secret). SKIP LOCKED: concurrent workers take disjoint rows. Record each with record_webhook_result.';
 
 CREATE FUNCTION campaigns.clone_campaign(p_campaign_id uuid) RETURNS uuid
     LANGUAGE plpgsql
@@ -1142,12 +1142,12 @@ CREATE FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker tex
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) IS 'Records one try of a leased webhook delivery, only while worker p_worker holds its lease (else NULL, nothing changes). A 2xx is delivered (and ends the subscription''s run of failures); anything else (another status, or p_error for no response: timeout, refused connection, a refused target address) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (p_retry_base scales the schedule) ± 10%, until the delivery''s 3 days are over (failed). A subscription failing without one success for p_failing_limit (3 days) is disabled with the reason, its queued deliveries fail, and a notice goes to channel campaigns_webhooks_disabled. Returns the delivery''s new status.';
+COMMENT ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) IS 'Records one try of a leased webhook delivery, only while worker p_worker holds its lease (else NULL, nothing changes). A 2xx is delivered (and ends the subscription''s run of failures); anything else (another status, or p_error for no response: timeout, refused connection, a refused target address) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (p_retry_base scales the schedule) ± 10%, until the delivery''s 3 days are over (failed). A subscription failing without one success for p_failing_limit (3 days) is disabled with the reason, its queued deliveries fail, and a notice goes to channel campaigns_webhooks_disabled. A webhook action step''s delivery (no subscription) whose target the sender refused (p_error ''target not allowed: …'') fails at once. One that fails for good exits its enrollment with exit_reason webhook_failed when the step''s on_failure is exit and the enrollment is still live (enrolled, active or paused; its queued mail is cancelled); with continue nothing more happens. Returns the delivery''s new status.';
 
 CREATE TABLE campaigns.webhook_deliveries (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
-    subscription_id uuid NOT NULL,
+    subscription_id uuid,
     event_id text NOT NULL,
     event_type text NOT NULL,
     payload jsonb NOT NULL,
@@ -1164,10 +1164,18 @@ CREATE TABLE campaigns.webhook_deliveries (
     expires_at timestamp with time zone DEFAULT (now() + '3 days'::interval) NOT NULL,
     delivered_at timestamp with time zone,
     failed_at timestamp with time zone,
+    url text,
+    step_id uuid,
+    enrollment_id uuid,
+    on_failure text,
+    CONSTRAINT ck_webhook_deliveries_action CHECK ((((url IS NULL) = (step_id IS NULL)) AND ((url IS NULL) = (enrollment_id IS NULL)) AND ((url IS NULL) = (on_failure IS NULL)))),
     CONSTRAINT ck_webhook_deliveries_attempts CHECK ((attempts >= 0)),
     CONSTRAINT ck_webhook_deliveries_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_webhook_deliveries_on_failure CHECK ((on_failure = ANY (ARRAY['continue'::text, 'exit'::text]))),
     CONSTRAINT ck_webhook_deliveries_payload CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT ck_webhook_deliveries_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'delivered'::text, 'failed'::text])))
+    CONSTRAINT ck_webhook_deliveries_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'delivered'::text, 'failed'::text]))),
+    CONSTRAINT ck_webhook_deliveries_target CHECK (((subscription_id IS NULL) <> (url IS NULL))),
+    CONSTRAINT ck_webhook_deliveries_url CHECK (((url ~ '^https?://[^/?#\s]+'::text) AND (length(url) <= 2048)))
 );
 
 CREATE FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone DEFAULT now()) RETURNS campaigns.webhook_deliveries
@@ -1175,7 +1183,7 @@ CREATE FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestam
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload, due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
+COMMENT ON FUNCTION campaigns.redeliver_webhook(p_delivery_id uuid, p_as_of timestamp with time zone) IS 'Sends a webhook delivery''s event again: a new delivery with the same event id (webhook-id) and payload (and for a webhook action step''s delivery the same URL, step, enrollment and on_failure), due at p_as_of, with 3 days of retries. QC409 when its subscription is disabled, QC404 for an unknown delivery. Returns the new delivery.';
 
 CREATE FUNCTION campaigns.refresh_campaign_audiences(p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql
@@ -1290,6 +1298,13 @@ CREATE FUNCTION campaigns.rollup_analytics(p_day date DEFAULT NULL::date, p_days
 
 COMMENT ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) IS 'Upserts one campaign_analytics row per campaign and UTC day for p_day (NULL = yesterday in UTC) and the p_days_back days before it, so late events count. Rates are percentages rounded to 2 decimals (opens, clicks, replies, unsubscribes, complaints per delivered; delivery and bounce per sent; click-to-open = unique clicks / unique opens; 0 when the denominator is 0). Re-running with unchanged data changes nothing. Singleton (advisory lock): returns 0 when another run holds it; otherwise the number of rows written.';
 
+CREATE FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamp with time zone DEFAULT now()) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamp with time zone) IS 'Replaces the current tenant''s webhook action secret with a new one and returns it. Every try from then on, of queued deliveries too, is signed with the new secret. Admins only (QC403).';
+
 CREATE FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(affected integer, campaign campaigns.campaigns)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -1396,6 +1411,13 @@ CREATE FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid DEFAULT
 
 COMMENT ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) IS 'Upserts a JSON array of contact objects by email (case-insensitive) for p_tenant_id (default: the API transaction''s tenant), set-based, and returns one outcome per row: created, updated or rejected with error_code (NOT_AN_OBJECT, UNKNOWN_FIELD, INVALID_EMAIL, INVALID_TYPE, INVALID_TIMEZONE, DUPLICATE_IN_BATCH, CONCURRENT_UPDATE) and error_field. Valid rows are saved whatever the others hold. A present key overwrites (null clears), an absent key keeps the stored value, custom_fields merge, tags are replaced; status is never imported (no re-subscription).';
 
+CREATE FUNCTION campaigns.webhook_action_secret() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.webhook_action_secret() IS 'The current tenant''s webhook action secret (whsec_…), which signs the deliveries of its webhook action steps (Standard Webhooks). Admins only (QC403).';
+
 CREATE TABLE campaigns.ab_test_assignments (
     id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
     tenant_id uuid NOT NULL,
@@ -1472,6 +1494,7 @@ CREATE TABLE campaigns.tenants (
     max_emails_per_contact_per_day integer,
     min_hours_between_emails numeric(5,2),
     retry_lifetime interval,
+    webhook_secret text DEFAULT ('whsec_'::text || encode(decode(replace(((gen_random_uuid())::text || (gen_random_uuid())::text), '-'::text, ''::text), 'hex'::text), 'base64'::text)) NOT NULL,
     CONSTRAINT ck_tenants_contact_cap CHECK (((max_emails_per_contact_per_day IS NULL) OR (max_emails_per_contact_per_day > 0))),
     CONSTRAINT ck_tenants_contact_gap CHECK (((min_hours_between_emails IS NULL) OR (min_hours_between_emails > (0)::numeric))),
     CONSTRAINT ck_tenants_name CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 255))),
@@ -1479,7 +1502,8 @@ CREATE TABLE campaigns.tenants (
     CONSTRAINT ck_tenants_rate CHECK (((max_send_rate_per_second IS NULL) OR (max_send_rate_per_second > (0)::numeric))),
     CONSTRAINT ck_tenants_retry_lifetime CHECK (((retry_lifetime IS NULL) OR ((retry_lifetime >= '00:01:00'::interval) AND (retry_lifetime <= '30 days'::interval)))),
     CONSTRAINT ck_tenants_settings CHECK ((jsonb_typeof(settings) = 'object'::text)),
-    CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0))
+    CONSTRAINT ck_tenants_soft_bounce_threshold CHECK ((soft_bounce_threshold > 0)),
+    CONSTRAINT ck_tenants_webhook_secret CHECK ((webhook_secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text))
 );
 
 CREATE VIEW campaigns.bi_campaign_performance AS
@@ -2070,7 +2094,11 @@ CREATE INDEX ix_suppressions_tenant_added ON campaigns.suppressions USING btree 
 
 CREATE INDEX ix_webhook_deliveries_claim ON campaigns.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'queued'::text);
 
+CREATE INDEX ix_webhook_deliveries_enrollment ON campaigns.webhook_deliveries USING btree (tenant_id, enrollment_id) WHERE (enrollment_id IS NOT NULL);
+
 CREATE INDEX ix_webhook_deliveries_lease ON campaigns.webhook_deliveries USING btree (lease_expires_at) WHERE (status = 'sending'::text);
+
+CREATE INDEX ix_webhook_deliveries_step ON campaigns.webhook_deliveries USING btree (tenant_id, step_id, created_at) WHERE (step_id IS NOT NULL);
 
 CREATE INDEX ix_webhook_deliveries_subscription ON campaigns.webhook_deliveries USING btree (tenant_id, subscription_id, created_at);
 
@@ -2302,6 +2330,12 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT fk_webhook_deliveries_enrollment FOREIGN KEY (tenant_id, enrollment_id) REFERENCES campaigns.campaign_contacts(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.webhook_deliveries
+    ADD CONSTRAINT fk_webhook_deliveries_step FOREIGN KEY (tenant_id, step_id) REFERENCES campaigns.campaign_steps(tenant_id, id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY campaigns.webhook_deliveries
     ADD CONSTRAINT fk_webhook_deliveries_subscription FOREIGN KEY (tenant_id, subscription_id) REFERENCES campaigns.webhook_subscriptions(tenant_id, id) ON DELETE CASCADE;
@@ -3068,6 +3102,10 @@ REVOKE ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back intege
 GRANT ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.rollup_analytics(p_day date, p_days_back integer) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.rotate_webhook_action_secret(p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.run_campaign_action(p_campaign_id uuid, p_action text, p_as_of timestamp with time zone) TO campaigns_worker;
@@ -3128,6 +3166,10 @@ REVOKE ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid)
 GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.upsert_contacts(p_rows jsonb, p_tenant_id uuid) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.webhook_action_secret() FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.webhook_action_secret() TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.webhook_action_secret() TO campaigns_worker;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_test_assignments TO campaigns_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.ab_test_variants TO campaigns_app;
@@ -3147,6 +3189,8 @@ GRANT SELECT ON TABLE campaigns.tenants TO campaigns_app;
 GRANT UPDATE(name) ON TABLE campaigns.tenants TO campaigns_app;
 
 GRANT UPDATE(updated_at) ON TABLE campaigns.tenants TO campaigns_app;
+
+GRANT UPDATE(webhook_secret) ON TABLE campaigns.tenants TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.bi_campaign_performance TO campaigns_readonly;
 
