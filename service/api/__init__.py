@@ -16,6 +16,7 @@ from service.api.dead_letters import DeadLetterController
 from service.api.enrollments import EnrollmentController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
+from service.api.preview import PreviewController
 from service.api.reports import ReportLinkController
 from service.api.segments import SegmentController
 from service.api.senders import SenderController
@@ -31,6 +32,7 @@ CONTROLLERS = [
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
     CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController,
+    PreviewController,
 ]
 
 
