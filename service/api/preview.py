@@ -28,7 +28,7 @@ from service.api.common import DbDep, endpoint, not_found
 from service.config import get_settings
 from service.errors import TITLES, ApiError
 from service.liquid import MESSAGE_CPU_SECONDS, SAMPLE_CONTEXT, Budget, RenderLimitError, preview_warnings
-from service.schemas.preview import PreviewRead, PreviewRequest, PreviewSample
+from service.schemas.preview import PreviewRead, PreviewRequest, PreviewSample, TestSendQueued, TestSendRequest
 from service.schemas.templates import TemplateWarning
 from service.tracking.tokens import TokenSigner
 from service.worker.compose import Composed, Composer
@@ -36,6 +36,16 @@ from service.worker.render import build_context
 
 PREVIEW_UNSUBSCRIBE_PATH = "/unsubscribe/preview"
 NO_CONTACT = UUID(int=0)
+TEST_SUBJECT_PREFIX = "[Test] "
+# Test sends per tenant per window; past it a 429 with Retry-After.
+TEST_SEND_LIMIT = 20
+TEST_SEND_WINDOW = "1 hour"
+# What the worker takes from the request's row; ids, recipient and Message-ID come with the claim.
+_NOT_STORED = ("message_id", "tenant_id", "campaign_id", "step_id", "contact_id", "to_email", "smtp_message_id", "step_type")
+Q_ENQUEUE = """
+    SELECT test_send_id, retry_after_seconds
+    FROM campaigns.enqueue_test_send(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s::interval)
+"""
 
 # The claim's row (52_outbox_claim.sql) for one step, variant and contact; RLS keeps it to the tenant.
 Q_ROW = """
@@ -173,3 +183,33 @@ class PreviewController(Controller):
         composed, warnings = await compose_checked(row)
         return _read(composed, row, warnings)
 
+
+    @endpoint("POST", "/test-send", operation_id="testSendStep", status_code=202, errors=(404, 429),
+              summary="Send one real test mail of an email step to an address",
+              description="Rendered now like the preview (contact_id or sample, else the sample contact of the save-time "
+                          "check), queued and sent by the worker to to_email with the subject prefixed \"[Test] \" and the "
+                          "header X-Campaigns-Test: 1. Not a send of the campaign: no email_messages row, nothing in "
+                          "analytics or step counters, no open or click tracking, an inert unsubscribe link, and no "
+                          "suppression applies (neither the contact's nor to_email's). At most 20 per tenant per hour: "
+                          "RATE_LIMITED (429) with Retry-After. Refusals as for the preview.",
+              request_example={"to_email": "me@example.com", "contact_id": "c0000000-0000-4000-8000-000000000001"},
+              response_example={"id": "01900000-0000-7000-8000-000000000001", "to_email": "me@example.com",
+                                "status": "queued", "subject": "[Test] Hello Ada", "warnings": []})
+    async def test_send(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID],
+                        data: JSONBody[TestSendRequest]) -> TestSendQueued:
+        row = prepare(await message_row(db, campaign_id, step_id, data, sample_by_default=True), data.to_email)
+        row["subject_template"] = TEST_SUBJECT_PREFIX + (row.get("subject_template") or "")
+        # Rendered now as well: a template over a render limit is refused here, not failed later.
+        composed, warnings = await compose_checked(row)
+        message = {key: value for key, value in row.items() if key not in _NOT_STORED} | {"is_test": True}
+        cur = await db.conn.execute(Q_ENQUEUE, (
+            campaign_id, step_id, row["contact_id"] if row["contact_id"] != NO_CONTACT else None,
+            row.get("variant_name"), data.to_email, msgspec.json.encode(message).decode(),
+            f"<test-{uuid.uuid4()}@campaigns>", TEST_SEND_LIMIT, TEST_SEND_WINDOW))
+        queued = await cur.fetchone()
+        if queued["test_send_id"] is None:
+            seconds = queued["retry_after_seconds"]
+            raise ApiError(429, "RATE_LIMITED", "Too many test sends", f"at most {TEST_SEND_LIMIT} test sends per "
+                           f"{TEST_SEND_WINDOW}; retry in {seconds} s", headers={"Retry-After": str(seconds)})
+        return TestSendQueued(id=queued["test_send_id"], to_email=data.to_email, status="queued",
+                              subject=composed.subject, warnings=warnings)
