@@ -28,7 +28,7 @@ from service.api.common import DbDep, endpoint, not_found
 from service.config import get_settings
 from service.errors import TITLES, ApiError
 from service.liquid import MESSAGE_CPU_SECONDS, SAMPLE_CONTEXT, Budget, RenderLimitError, preview_warnings
-from service.schemas.preview import PreviewRead, PreviewRequest, PreviewSample, TestSendQueued, TestSendRequest
+from service.schemas.preview import StepPreview, StepPreviewRequest, StepPreviewSample, StepTestSendQueued, StepTestSendRequest
 from service.schemas.templates import TemplateWarning
 from service.tracking.tokens import TokenSigner
 from service.worker.compose import Composed, Composer
@@ -76,7 +76,7 @@ def _refuse(code: str, detail: str, key: str) -> ApiError:
                     errors=[{"key": key, "message": detail, "source": "body"}])
 
 
-async def message_row(db: DbDep, campaign_id: UUID, step_id: UUID, data: PreviewRequest, *,
+async def message_row(db: DbDep, campaign_id: UUID, step_id: UUID, data: StepPreviewRequest, *,
                       sample_by_default: bool = False) -> dict[str, Any]:
     """The row the worker would compose for this step, variant and contact (or sample), or a 404/422."""
     has_contact, has_sample = data.contact_id is not msgspec.UNSET, data.sample is not msgspec.UNSET
@@ -101,7 +101,7 @@ async def message_row(db: DbDep, campaign_id: UUID, step_id: UUID, data: Preview
     return row
 
 
-def _sample_fields(sample: PreviewSample | None) -> dict[str, Any]:
+def _sample_fields(sample: StepPreviewSample | None) -> dict[str, Any]:
     if sample is None:  # the save-time check's made-up contact
         contact = SAMPLE_CONTEXT["contact"]
         return {"contact_id": None, "custom_fields": {}, "contact_timezone": None,
@@ -148,12 +148,12 @@ async def compose_checked(row: dict[str, Any]) -> tuple[Composed, list[TemplateW
     return composed, [TemplateWarning(code=w.code, field=w.field, variable=w.variable, message=w.message) for w in found]
 
 
-def _read(composed: Composed, row: dict[str, Any], warnings: list[TemplateWarning]) -> PreviewRead:
+def _read(composed: Composed, row: dict[str, Any], warnings: list[TemplateWarning]) -> StepPreview:
     message = email.message_from_bytes(composed.data, policy=email.policy.default)
     parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
     sender = message["From"].addresses[0]
     reply_to = message["Reply-To"]
-    return PreviewRead(subject=composed.subject, html=parts["text/html"], text=parts["text/plain"],
+    return StepPreview(subject=composed.subject, html=parts["text/html"], text=parts["text/plain"],
                        from_email=composed.mail_from, from_name=sender.display_name or None,
                        reply_to=str(reply_to) if reply_to else None, to_email=composed.rcpt or None,
                        variant=row.get("variant_name"), warnings=warnings)
@@ -178,7 +178,7 @@ class PreviewController(Controller):
                                 "warnings": [{"code": "MISSING_VALUE", "field": "email_content", "variable": "company",
                                               "message": "'company' is empty for this contact"}]})
     async def preview(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID],
-                      data: JSONBody[PreviewRequest]) -> PreviewRead:
+                      data: JSONBody[StepPreviewRequest]) -> StepPreview:
         row = prepare(await message_row(db, campaign_id, step_id, data), None)
         composed, warnings = await compose_checked(row)
         return _read(composed, row, warnings)
@@ -196,7 +196,7 @@ class PreviewController(Controller):
               response_example={"id": "01900000-0000-7000-8000-000000000001", "to_email": "me@example.com",
                                 "status": "queued", "subject": "[Test] Hello Ada", "warnings": []})
     async def test_send(self, db: DbDep, campaign_id: FromPath[UUID], step_id: FromPath[UUID],
-                        data: JSONBody[TestSendRequest]) -> TestSendQueued:
+                        data: JSONBody[StepTestSendRequest]) -> StepTestSendQueued:
         row = prepare(await message_row(db, campaign_id, step_id, data, sample_by_default=True), data.to_email)
         row["subject_template"] = TEST_SUBJECT_PREFIX + (row.get("subject_template") or "")
         # Rendered now as well: a template over a render limit is refused here, not failed later.
@@ -211,5 +211,5 @@ class PreviewController(Controller):
             seconds = queued["retry_after_seconds"]
             raise ApiError(429, "RATE_LIMITED", "Too many test sends", f"at most {TEST_SEND_LIMIT} test sends per "
                            f"{TEST_SEND_WINDOW}; retry in {seconds} s", headers={"Retry-After": str(seconds)})
-        return TestSendQueued(id=queued["test_send_id"], to_email=data.to_email, status="queued",
+        return StepTestSendQueued(id=queued["test_send_id"], to_email=data.to_email, status="queued",
                               subject=composed.subject, warnings=warnings)

@@ -13,7 +13,7 @@ from service.schemas.templates import TemplateWarning
 VariantName = Annotated[str, msgspec.Meta(pattern="^[A-Z]$", description="An A/B variant of the step: A, B, …")]
 
 
-class PreviewSample(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StepPreviewSample(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Made-up contact data to render with (nothing is stored); a field left out is empty."""
 
     email: Email | None = None
@@ -30,15 +30,15 @@ class PreviewSample(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     custom_fields: JsonObject = {}
 
 
-class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StepPreviewRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Exactly one of contact_id and sample."""
 
     contact_id: UUID | Unset = UNSET
-    sample: PreviewSample | Unset = UNSET
+    sample: StepPreviewSample | Unset = UNSET
     variant: VariantName | Unset = UNSET
 
 
-class TestSendRequest(PreviewRequest, forbid_unknown_fields=True, kw_only=True):
+class StepTestSendRequest(StepPreviewRequest, forbid_unknown_fields=True, kw_only=True):
     """Where to send, and (optionally) whose data to render with: at most one of contact_id and
     sample; neither renders with the sample contact of the save-time check."""
 
@@ -50,7 +50,7 @@ Warnings = Annotated[list[TemplateWarning], msgspec.Meta(
                 "TEMPLATE_SYNTAX_ERROR (the worker then sends the source with its merge tags removed); empty when nothing")]
 
 
-class PreviewRead(msgspec.Struct, kw_only=True):
+class StepPreview(msgspec.Struct, kw_only=True):
     """The message as the worker would compose it for that contact (tracking links left out)."""
 
     subject: str
@@ -64,7 +64,7 @@ class PreviewRead(msgspec.Struct, kw_only=True):
     warnings: Warnings
 
 
-class TestSendQueued(msgspec.Struct, kw_only=True):
+class StepTestSendQueued(msgspec.Struct, kw_only=True):
     id: UUID
     to_email: str
     status: str
