@@ -1,6 +1,7 @@
 -- Test sends (campaigns.test_sends): queued by the API with a per-tenant rate limit
 -- (enqueue_test_send), leased to the worker (claim_test_sends) and recorded (record_test_send).
--- Nothing here touches email_messages, enrollments, step counters, analytics or suppressions: a
+-- Lifecycle: queued --claim--> sending --record--> sent | queued (retry) | failed; an expired lease is
+-- claimed again and counts as an attempt. Nothing here touches email_messages, enrollments, step counters, analytics or suppressions: a
 -- test is not a send of the campaign.
 
 CREATE OR REPLACE FUNCTION campaigns.enqueue_test_send(
@@ -15,6 +16,10 @@ DECLARE
     v_tenant uuid := campaigns.current_tenant_id();
     v_freed  timestamptz;
 BEGIN
+    IF v_tenant IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'no tenant',
+            DETAIL = 'campaigns.tenant_id is not set', HINT = 'Call it inside a tenant''s transaction (as the API does).';
+    END IF;
     IF p_limit IS NULL OR p_limit < 1 OR p_window IS NULL OR p_window <= interval '0' OR p_as_of IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'invalid test send limit',
             DETAIL = format('limit=%s window=%s', p_limit, p_window), HINT = 'A positive limit and window.';
@@ -44,7 +49,8 @@ COMMENT ON FUNCTION campaigns.enqueue_test_send(uuid, uuid, uuid, text, text, js
     'Queues one test mail of a step for the current tenant (RLS): p_message is the row the worker composes from (service/api/preview.py), sent to p_to_email. At most p_limit tests per tenant per p_window (taking turns per tenant): past it nothing is queued and test_send_id is null, with retry_after_seconds until a slot frees. Not an email_messages row: counted in no analytics, step counter or quota, and no suppression applies.';
 
 CREATE OR REPLACE FUNCTION campaigns.claim_test_sends(
-    p_worker text, p_limit integer DEFAULT 10, p_lease interval DEFAULT '2 minutes', p_as_of timestamptz DEFAULT now())
+    p_worker text, p_limit integer DEFAULT 10, p_lease interval DEFAULT '2 minutes', p_as_of timestamptz DEFAULT now(),
+    p_max_attempts integer DEFAULT 3)
 RETURNS TABLE (test_send_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, to_email text,
                smtp_message_id text, message jsonb, attempt integer, lease_expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -52,10 +58,10 @@ SET search_path = pg_catalog, campaigns
 AS $$
 BEGIN
     IF p_worker IS NULL OR length(btrim(p_worker)) = 0 OR p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000
-       OR p_lease IS NULL OR p_lease <= interval '0' OR p_as_of IS NULL THEN
+       OR p_lease IS NULL OR p_lease <= interval '0' OR p_as_of IS NULL OR p_max_attempts IS NULL OR p_max_attempts < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'invalid claim arguments',
-            DETAIL = format('worker=%s limit=%s lease=%s', p_worker, p_limit, p_lease),
-            HINT = 'A worker name, a limit between 1 and 1000 and a positive lease.';
+            DETAIL = format('worker=%s limit=%s lease=%s max_attempts=%s', p_worker, p_limit, p_lease, p_max_attempts),
+            HINT = 'A worker name, a limit between 1 and 1000, a positive lease and max_attempts.';
     END IF;
     RETURN QUERY
     -- The outbox's claim pattern on a table of its own (partial indexes ix_test_sends_lease / _claim).
@@ -68,18 +74,30 @@ BEGIN
         WHERE t.status = 'queued' AND t.next_attempt_at <= p_as_of
         ORDER BY t.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED
     ), picked AS (
-        SELECT id FROM stale UNION ALL SELECT id FROM due LIMIT p_limit
+        SELECT id, true AS stale FROM stale UNION ALL SELECT id, false FROM due LIMIT p_limit
+    ), leased AS (
+        -- A reclaimed lease counts as an attempt (the worker holding it died, maybe on this mail):
+        -- one reclaimed past p_max_attempts fails instead of being tried forever.
+        UPDATE campaigns.test_sends t
+        SET attempts = t.attempts + p.stale::integer,
+            status = CASE WHEN p.stale AND t.attempts + 1 >= p_max_attempts THEN 'failed' ELSE 'sending' END,
+            failed_at = CASE WHEN p.stale AND t.attempts + 1 >= p_max_attempts THEN p_as_of END,
+            last_error = CASE WHEN p.stale AND t.attempts + 1 >= p_max_attempts
+                              THEN 'worker_crashed: its lease expired (last ' || t.locked_by || ')' ELSE t.last_error END,
+            lease_expires_at = CASE WHEN p.stale AND t.attempts + 1 >= p_max_attempts THEN NULL ELSE p_as_of + p_lease END,
+            locked_by = p_worker
+        FROM picked p
+        WHERE t.id = p.id
+        RETURNING t.*
     )
-    UPDATE campaigns.test_sends t
-    SET status = 'sending', lease_expires_at = p_as_of + p_lease, locked_by = p_worker
-    FROM picked
-    WHERE t.id = picked.id
-    RETURNING t.id, t.tenant_id, t.campaign_id, t.step_id, t.to_email, t.smtp_message_id, t.message,
-              t.attempts + 1, t.lease_expires_at;
+    SELECT l.id, l.tenant_id, l.campaign_id, l.step_id, l.to_email, l.smtp_message_id, l.message,
+           l.attempts + 1, l.lease_expires_at
+    FROM leased l
+    WHERE l.status = 'sending';
 END
 $$;
-COMMENT ON FUNCTION campaigns.claim_test_sends(text, integer, interval, timestamptz) IS
-    'Leases up to p_limit due test sends (queued and due, or sending with an expired lease) to worker p_worker for p_lease, SKIP LOCKED: concurrent workers take disjoint rows. Returns what the worker composes and sends; record each with record_test_send.';
+COMMENT ON FUNCTION campaigns.claim_test_sends(text, integer, interval, timestamptz, integer) IS
+    'Leases up to p_limit due test sends (queued and due, or sending with an expired lease) to worker p_worker for p_lease, SKIP LOCKED: concurrent workers take disjoint rows. A reclaimed lease counts as an attempt; one that reaches p_max_attempts becomes failed (worker_crashed) instead. Returns what the worker composes and sends (attempt: the try about to be made); record each with record_test_send.';
 
 CREATE OR REPLACE FUNCTION campaigns.record_test_send(
     p_test_send_id uuid, p_worker text, p_error text DEFAULT NULL, p_permanent boolean DEFAULT false,

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+from datetime import timedelta
+
+import psycopg
+import pytest
 
 from tests.support.api import assert_problem, digest, in_process, ok
 from tests.support.factories import make_tenant
@@ -82,3 +86,38 @@ def test_test_send_refusals(conn, db_url):
         assert_problem(api.post(url, json={"to_email": "me@example.com", "contact_id": contact, "sample": {}}),
                        422, "VALIDATION_FAILED")
     assert conn.execute("SELECT count(*) FROM campaigns.test_sends").fetchone()[0] == 0
+
+
+def _enqueue(conn, campaign, step, at):
+    return conn.execute(
+        "SELECT test_send_id, retry_after_seconds FROM campaigns.enqueue_test_send(%s, %s, NULL, NULL, 'me@example.com', "
+        "'{}'::jsonb, '<t@x>', 2, '1 hour', %s)", (campaign, step, at)).fetchone()
+
+
+def test_the_window_slides_and_a_dead_workers_lease_counts_as_an_attempt(conn, db_url):
+    tenant = make_tenant(conn)
+    with in_process(db_url) as app, app.client(tenant["api_key"]) as api:
+        campaign, step, _ = _campaign_with_email_step(api)
+    conn.execute("SELECT set_config('campaigns.tenant_id', %s, false)", (str(tenant["tenant_id"]),))
+    t0 = conn.execute("SELECT now()").fetchone()[0]
+    first, _ = _enqueue(conn, campaign, step, t0)
+    assert _enqueue(conn, campaign, step, t0 + timedelta(minutes=10))[0] is not None
+    assert _enqueue(conn, campaign, step, t0 + timedelta(minutes=20)) == (None, 40 * 60)   # t0's ages out at t0 + 1 h
+    assert _enqueue(conn, campaign, step, t0 + timedelta(minutes=61))[0] is not None
+    conn.execute("SELECT set_config('campaigns.tenant_id', '', false)")
+    with pytest.raises(psycopg.Error) as refused:
+        _enqueue(conn, campaign, step, t0)
+    assert refused.value.sqlstate == "QC422"                                      # outside a tenant's transaction
+
+    def claim(worker, minutes):
+        return [(r[0], r[1]) for r in conn.execute(
+            "SELECT test_send_id, attempt FROM campaigns.claim_test_sends(%s, 1, '1 minute', %s)",
+            (worker, t0 + timedelta(minutes=minutes)))]
+    assert claim("w1", 0) == [(first, 1)]
+    assert claim("w2", 0.5) == []                                                 # leased: nobody else gets it
+    assert claim("w2", 2) == [(first, 2)]                                         # w1 died: reclaimed, an attempt
+    assert conn.execute("SELECT campaigns.record_test_send(%s, 'w1')", (first,)).fetchone()[0] is None  # not w1's now
+    assert claim("w3", 4) == [(first, 3)]
+    assert claim("w4", 6) == []                                                   # the third dead lease fails it
+    assert conn.execute("SELECT status, last_error LIKE 'worker_crashed%%' FROM campaigns.test_sends WHERE id = %s",
+                        (first,)).fetchone() == ("failed", True)
