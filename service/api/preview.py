@@ -71,9 +71,9 @@ Q_ROW = """
 """
 
 
-def _refuse(code: str, detail: str, key: str) -> ApiError:
+def _refuse(code: str, detail: str, key: str, source: str = "body") -> ApiError:
     return ApiError(422, code, TITLES.get(code, "Validation failed"), detail,
-                    errors=[{"key": key, "message": detail, "source": "body"}])
+                    errors=[{"key": key, "message": detail, "source": source}])
 
 
 async def message_row(db: DbDep, campaign_id: UUID, step_id: UUID, data: StepPreviewRequest, *,
@@ -89,7 +89,7 @@ async def message_row(db: DbDep, campaign_id: UUID, step_id: UUID, data: StepPre
     if row is None:
         raise not_found("step", step_id)
     if row["step_type"] != "email":
-        raise _refuse("VALIDATION_FAILED", f"a {row['step_type']} step sends no email", "step_id")
+        raise _refuse("VALIDATION_FAILED", f"a {row['step_type']} step sends no email", "step_id", "path")
     if variant is not None and row["ab_variant_id"] is None:
         raise _refuse("VALIDATION_FAILED", f"the step has no A/B variant {variant}", "variant")
     if has_contact:
@@ -112,10 +112,10 @@ def _sample_fields(sample: StepPreviewSample | None) -> dict[str, Any]:
     return {"contact_id": None, **fields}
 
 
-def prepare(row: dict[str, Any], to_email: str | None, *, message_id: UUID | None = None) -> dict[str, Any]:
+def prepare(row: dict[str, Any], to_email: str | None) -> dict[str, Any]:
     """The row as the Composer takes it: tracking off, the unsubscribe stand-in, ids for the MIME parts."""
     row = dict(row)
-    row.update(message_id=message_id or uuid.uuid4(), contact_id=row.get("contact_id") or NO_CONTACT,
+    row.update(message_id=uuid.uuid4(), contact_id=row.get("contact_id") or NO_CONTACT,
                to_email=to_email or row.get("email") or "", smtp_message_id=f"<preview-{uuid.uuid4()}@campaigns>",
                track_opens=False, track_clicks=False,
                unsubscribe_url=get_settings().public_url + PREVIEW_UNSUBSCRIBE_PATH)
@@ -139,7 +139,7 @@ async def compose_checked(row: dict[str, Any]) -> tuple[Composed, list[TemplateW
     try:
         composed = await asyncio.to_thread(compose, row)
     except RenderLimitError as exc:
-        raise _refuse("TEMPLATE_LIMIT_EXCEEDED", f"render_limit: {exc.limit}: {exc}", "step_id") from None
+        raise _refuse("TEMPLATE_LIMIT_EXCEEDED", f"render_limit: {exc.limit}: {exc}", "step_id", "path") from None
     from_name = row.get("variant_sender_name") or (row.get("sender_from_name") if row.get("sender_from_email") else None) \
         or row.get("campaign_from_name")
     ctx = build_context(row, sender_name=from_name, sender_email=composed.mail_from, unsubscribe_url=row["unsubscribe_url"])
