@@ -621,3 +621,51 @@ def check_fields(fields: Mapping[str, str | None]) -> list[TemplateWarning]:
     for field, source in fields.items():
         warnings += inspect_template(field, source)
     return warnings
+
+# -- preview: what a render for one contact would lack --------------------------------------------------
+
+
+def _resolve(ctx: Mapping[str, Any], segments: Any) -> Any:
+    """The value a variable path names in ctx (None when any segment is missing); non-string
+    segments (indexes, variables) stop the walk with what was found so far."""
+    value: Any = ctx
+    for segment in segments:
+        if not isinstance(segment, str):
+            return value
+        if not isinstance(value, Mapping) or segment not in value:
+            return None
+        value = value[segment]
+    return value
+
+
+def preview_warnings(fields: Mapping[str, str | None], ctx: Mapping[str, Any]) -> list[TemplateWarning]:
+    """What a preview for one contact should point out, per source (field name → source), without
+    refusing anything (stored content may predate today's save-time check): TEMPLATE_SYNTAX_ERROR and
+    TEMPLATE_UNKNOWN_FILTER (the worker then sends the source with its merge tags stripped),
+    UNKNOWN_VARIABLE, and MISSING_VALUE for a merge tag that is empty or missing for this contact
+    (a shorthand or `default` fallback then shows instead, if the tag has one). Render limits are
+    not here: the preview renders, and a render over a limit is refused there."""
+    warnings: list[TemplateWarning] = []
+    for field, source in fields.items():
+        if not source:
+            continue
+        try:
+            analysis = TEXT_ENV.from_string(translate_shorthand(source)).analyze()
+        except Exception as exc:  # noqa: BLE001 - whatever the parser refuses, the worker strips the tags
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warnings.append(TemplateWarning("TEMPLATE_SYNTAX_ERROR", field, "",
+                                            f"{message}: the mail is sent with its merge tags removed"))
+            continue
+        unknown = sorted(name for name in analysis.filters if name not in KNOWN_FILTERS)
+        for name in unknown:
+            warnings.append(TemplateWarning("TEMPLATE_UNKNOWN_FILTER", field, name,
+                                            f"unknown filter '{name}': the mail is sent with its merge tags removed"))
+        warnings += _unknown_variables(field, analysis)
+        for root, uses in sorted(analysis.globals.items()):
+            if root not in CONTEXT_VARIABLES:
+                continue
+            for path in sorted({".".join(str(s) for s in use.segments) for use in uses
+                                if _resolve(ctx, use.segments) in (None, "", [], {})}):
+                warnings.append(TemplateWarning("MISSING_VALUE", field, path,
+                                                f"'{path}' is empty for this contact"))
+    return warnings

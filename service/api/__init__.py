@@ -17,6 +17,7 @@ from service.api.enrollments import EnrollmentController
 from service.api.events import EventController
 from service.api.intake import IntakeController
 from service.api.openapi import BEARER
+from service.api.preview import PreviewController
 from service.api.reports import ReportLinkController
 from service.api.segments import SegmentController
 from service.api.senders import SenderController
@@ -33,7 +34,7 @@ CONTROLLERS = [
     SegmentController, TemplateController, SenderController, SuppressionController, UserController,
     AbTestController, ReportLinkController, UsageController, IntakeController, ContactTimelineController,
     CampaignAlertController, WebhookController, DeadLetterController, EnrollmentController, EventController,
-    StepWebhookDeliveryController,
+    StepWebhookDeliveryController, PreviewController,
 ]
 
 

@@ -78,6 +78,7 @@ _PROBLEMS: dict[int, tuple[str, str, str]] = {
     413: ("The request body is too large", "PAYLOAD_TOO_LARGE", "The request body is too large"),
     415: ("Unsupported media type", "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
     422: ("Well-formed but refused by a business rule", "VALIDATION_FAILED", "Validation failed"),
+    429: ("Too many requests of this kind: retry after Retry-After seconds", "RATE_LIMITED", "Too many test sends"),
     503: ("Unavailable for now: every database connection is busy (retry after Retry-After seconds), or the server "
           "lacks a setting this needs (CAMPAIGNS_SECRET_KEY)", "SERVICE_UNAVAILABLE", "Service unavailable"),
 }

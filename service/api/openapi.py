@@ -93,6 +93,8 @@ def finish_statuses(schema: dict[str, Any]) -> None:
                 responses["503"] = NOT_READY
             if "503" in responses:
                 responses["503"]["headers"] = RETRY_AFTER
+            if "429" in responses:
+                responses["429"]["headers"] = RETRY_AFTER
             for response in responses.values():
                 for media_type, media in (response.get("content") or {}).items():
                     if media_type.startswith("text/") and not media.get("schema"):

@@ -194,7 +194,8 @@ class Composer:
                      or row.get("campaign_from_name"))
         reply_to = (row.get("sender_reply_to") if has_sender else None) or row.get("campaign_reply_to")
         unsubscribe = row.get("unsubscribe_enabled", True)
-        unsubscribe_url = self.unsubscribe_url(ids) if unsubscribe else None
+        # A preview or test send carries an unsigned stand-in: it must not unsubscribe a real contact.
+        unsubscribe_url = (row.get("unsubscribe_url") or self.unsubscribe_url(ids)) if unsubscribe else None
         ctx = build_context(row, sender_name=from_name, sender_email=from_email, unsubscribe_url=unsubscribe_url)
         renderer = self.renderer
 
@@ -237,6 +238,8 @@ class Composer:
             "Message-ID: " + row["smtp_message_id"],
             "MIME-Version: 1.0",
         ]
+        if row.get("is_test"):
+            headers.append("X-Campaigns-Test: 1")
         if unsubscribe_url:
             headers.append(f"List-Unsubscribe: <{unsubscribe_url}>")
             headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")

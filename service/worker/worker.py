@@ -55,6 +55,7 @@ from service.worker.recorder import Recorder
 from service.worker.render_budget import RenderLimitError, compose_within_budget
 from service.worker.smtp import Relay, SendResult, SmtpConnection, probe
 from service.worker.stats import WorkerStats
+from service.worker.test_sends import TestSender
 
 log = logging.getLogger("campaigns.worker")
 
@@ -125,15 +126,21 @@ class Worker:
             WebhookSender(self.dsn, self.worker_id, poll_seconds=opts.poll_seconds, once=self.once,
                           outage=self.db_outage).run(self._stopping),
             name="webhooks")
+        # Test sends (service.worker.test_sends) too: an outbox of their own, composed like the mail.
+        test_sends = asyncio.create_task(
+            TestSender(self.dsn, self.worker_id, self.composer, self._relay_for, poll_seconds=opts.poll_seconds,
+                       smtp_timeout=opts.smtp_timeout, lease_seconds=opts.lease_seconds, once=self.once,
+                       outage=self.db_outage).run(self._stopping),
+            name="test-sends")
         claimer_db = DbConnection(self.dsn, "claimer")
         try:
             await self._claim_loop(claimer_db)
             if self.once:
-                await webhooks
+                await asyncio.gather(webhooks, test_sends)
         finally:
             self.stop()
             await self._shutdown()
-            await asyncio.gather(webhooks, return_exceptions=True)
+            await asyncio.gather(webhooks, test_sends, return_exceptions=True)
             if listener is not None:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)

@@ -771,6 +771,13 @@ CREATE FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer DEFA
 
 COMMENT ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) IS 'Leases up to p_limit due outbox messages to worker p_worker for p_lease (FOR UPDATE SKIP LOCKED: concurrent workers get disjoint rows): queued rows whose next_attempt_at has come, and sending rows whose lease expired (a killed worker), which counts one lease reclaim (reclaimed = true); a message whose reclaims would exceed p_max_reclaims becomes failed with failure_kind worker_crashed instead of being sent again. Mail whose sender relay (_relay_key(smtp_host, smtp_port); the empty string is the worker''s default relay) is in p_down_relays is skipped, left as it is. Mail of a paused campaign or paused enrollment, and of a tenant whose monthly quota has no room left (sent this month plus mail in flight, tenant_send_usage), is held (left queued); a tenant with some room gets at most that much. At claim time a message whose campaign has ended (completed), whose enrollment exited, whose contact is no longer active or whose address is suppressed (tenant or global) is cancelled instead, and the enrollment exits (suppressed / unsubscribed / bounced). Claimed rows become sending; attempts are counted when a result is recorded, not here (attempt = attempts + 1, the try about to be made). Returns per message everything needed to render and send it: ids, recipient, Message-ID, attempt, lease reclaims, whether it was reclaimed, retry_expires_at, relay_key, contact fields, campaign, sender account and A/B variant sender, the subject/HTML/text templates (variant, else step, else template), the tenant''s send rate and the properties of the event that started the enrollment (event_properties).';
 
+CREATE FUNCTION campaigns.claim_test_sends(p_worker text, p_limit integer DEFAULT 10, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now(), p_max_attempts integer DEFAULT 3) RETURNS TABLE(test_send_id uuid, tenant_id uuid, campaign_id uuid, step_id uuid, to_email text, smtp_message_id text, message jsonb, attempt integer, lease_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.claim_test_sends(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_attempts integer) IS 'Leases up to p_limit due test sends (queued and due, or sending with an expired lease) to worker p_worker for p_lease, SKIP LOCKED: concurrent workers take disjoint rows. A reclaimed lease counts as an attempt; one that reaches p_max_attempts becomes failed (worker_crashed) instead. Returns what the worker composes and sends (attempt: the try about to be made); record each with record_test_send.';
+
 CREATE FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer DEFAULT 50, p_lease interval DEFAULT '00:02:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(delivery_id uuid, tenant_id uuid, subscription_id uuid, url text, secret text, event_id text, event_type text, payload jsonb, attempt integer, lease_expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -956,6 +963,13 @@ CREATE FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone DEFAUL
 
 COMMENT ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) IS 'The engine''s gauges for monitoring (the service exposes them on /metrics): outbox messages by status, due messages and the oldest due age, sent/tracked mail totals from the step counters, enrollments and campaigns by status, and the last run time, duration and success of each pg_cron job.';
 
+CREATE FUNCTION campaigns.enqueue_test_send(p_campaign_id uuid, p_step_id uuid, p_contact_id uuid, p_variant_name text, p_to_email text, p_message jsonb, p_smtp_message_id text, p_limit integer DEFAULT 20, p_window interval DEFAULT '01:00:00'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(test_send_id uuid, retry_after_seconds integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.enqueue_test_send(p_campaign_id uuid, p_step_id uuid, p_contact_id uuid, p_variant_name text, p_to_email text, p_message jsonb, p_smtp_message_id text, p_limit integer, p_window interval, p_as_of timestamp with time zone) IS 'Queues one test mail of a step for the current tenant (RLS): p_message is the row the worker composes from (service/api/preview.py), sent to p_to_email. At most p_limit tests per tenant per p_window (taking turns per tenant): past it nothing is queued and test_send_id is null, with retry_after_seconds until a slot frees. Not an email_messages row: counted in no analytics, step counter or quota, and no suppression applies.';
+
 CREATE FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(contact_id uuid, outcome text, enrollment_id uuid)
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'campaigns'
@@ -1136,6 +1150,13 @@ CREATE FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[
     AS <body>;
 
 COMMENT ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) IS 'record_send_result for several results at once (what the worker calls: each flush commits the results that arrived while the previous one committed). Same semantics per message: element i of each array describes message i; results for leases this worker no longer holds change nothing and return a NULL status. Accepted mail is recorded set-based, other outcomes one by one through record_send_result. Returns (message_id, new status) per input.';
+
+CREATE FUNCTION campaigns.record_test_send(p_test_send_id uuid, p_worker text, p_error text DEFAULT NULL::text, p_permanent boolean DEFAULT false, p_max_attempts integer DEFAULT 3, p_as_of timestamp with time zone DEFAULT now()) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'campaigns'
+    AS <body>;
+
+COMMENT ON FUNCTION campaigns.record_test_send(p_test_send_id uuid, p_worker text, p_error text, p_permanent boolean, p_max_attempts integer, p_as_of timestamp with time zone) IS 'Records the result of one test send leased to p_worker: sent (p_error null), else queued again a minute per attempt later, or failed when p_permanent or after p_max_attempts attempts. Returns the new status; null when the lease is no longer this worker''s (nothing changes).';
 
 CREATE FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text DEFAULT NULL::text, p_latency_ms integer DEFAULT NULL::integer, p_response_body text DEFAULT NULL::text, p_as_of timestamp with time zone DEFAULT now(), p_retry_base interval DEFAULT '00:00:05'::interval, p_failing_limit interval DEFAULT '3 days'::interval) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1823,6 +1844,32 @@ CREATE TABLE campaigns.tenant_send_usage (
     CONSTRAINT ck_tenant_send_usage_sent CHECK ((sent >= 0))
 );
 
+CREATE TABLE campaigns.test_sends (
+    id uuid DEFAULT campaigns.uuid_v7() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    step_id uuid NOT NULL,
+    contact_id uuid,
+    variant_name text,
+    to_email text NOT NULL,
+    message jsonb NOT NULL,
+    smtp_message_id text NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_expires_at timestamp with time zone,
+    locked_by text,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    CONSTRAINT ck_test_sends_attempts CHECK ((attempts >= 0)),
+    CONSTRAINT ck_test_sends_lease CHECK (((status = 'sending'::text) = (lease_expires_at IS NOT NULL))),
+    CONSTRAINT ck_test_sends_message CHECK ((jsonb_typeof(message) = 'object'::text)),
+    CONSTRAINT ck_test_sends_status CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'failed'::text]))),
+    CONSTRAINT ck_test_sends_to_email CHECK (((to_email ~ '^[^@\s]+@[^@\s]+$'::text) AND (length(to_email) <= 320)))
+);
+
 CREATE TABLE campaigns.timezone_names (
     name text NOT NULL
 );
@@ -1919,6 +1966,9 @@ ALTER TABLE ONLY campaigns.tenant_send_usage
 ALTER TABLE ONLY campaigns.tenants
     ADD CONSTRAINT pk_tenants PRIMARY KEY (id);
 
+ALTER TABLE ONLY campaigns.test_sends
+    ADD CONSTRAINT pk_test_sends PRIMARY KEY (id);
+
 ALTER TABLE ONLY campaigns.timezone_names
     ADD CONSTRAINT pk_timezone_names PRIMARY KEY (name);
 
@@ -2009,6 +2059,9 @@ ALTER TABLE ONLY campaigns.templates
 ALTER TABLE ONLY campaigns.tenant_send_usage
     ADD CONSTRAINT uq_tenant_send_usage_month UNIQUE (tenant_id, month);
 
+ALTER TABLE ONLY campaigns.test_sends
+    ADD CONSTRAINT uq_test_sends_tenant_id UNIQUE (tenant_id, id);
+
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT uq_users_tenant_id UNIQUE (tenant_id, id);
 
@@ -2091,6 +2144,12 @@ CREATE INDEX ix_segment_contacts_contact ON campaigns.segment_contacts USING btr
 CREATE INDEX ix_suppression_audit_tenant ON campaigns.suppression_audit USING btree (tenant_id, at);
 
 CREATE INDEX ix_suppressions_tenant_added ON campaigns.suppressions USING btree (tenant_id, added_at DESC, id);
+
+CREATE INDEX ix_test_sends_claim ON campaigns.test_sends USING btree (next_attempt_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX ix_test_sends_lease ON campaigns.test_sends USING btree (lease_expires_at) WHERE (status = 'sending'::text);
+
+CREATE INDEX ix_test_sends_tenant_created ON campaigns.test_sends USING btree (tenant_id, created_at);
 
 CREATE INDEX ix_webhook_deliveries_claim ON campaigns.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'queued'::text);
 
@@ -2328,6 +2387,12 @@ ALTER TABLE ONLY campaigns.templates
 ALTER TABLE ONLY campaigns.tenant_send_usage
     ADD CONSTRAINT fk_tenant_send_usage_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY campaigns.test_sends
+    ADD CONSTRAINT fk_test_sends_campaign FOREIGN KEY (tenant_id, campaign_id) REFERENCES campaigns.campaigns(tenant_id, id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY campaigns.test_sends
+    ADD CONSTRAINT fk_test_sends_step FOREIGN KEY (tenant_id, step_id) REFERENCES campaigns.campaign_steps(tenant_id, id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY campaigns.users
     ADD CONSTRAINT fk_users_tenant FOREIGN KEY (tenant_id) REFERENCES campaigns.tenants(id) ON DELETE CASCADE;
 
@@ -2453,6 +2518,8 @@ CREATE POLICY tenant_isolation ON campaigns.tenant_send_usage TO campaigns_app U
 
 CREATE POLICY tenant_isolation ON campaigns.tenants TO campaigns_app USING ((id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
+CREATE POLICY tenant_isolation ON campaigns.test_sends TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
+
 CREATE POLICY tenant_isolation ON campaigns.users TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
 
 CREATE POLICY tenant_isolation ON campaigns.webhook_deliveries TO campaigns_app USING ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('campaigns.tenant_id'::text, true), ''::text))::uuid));
@@ -2464,6 +2531,8 @@ CREATE POLICY tenant_isolation ON campaigns.workspaces TO campaigns_app USING ((
 ALTER TABLE campaigns.tenant_send_usage ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.tenants ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE campaigns.test_sends ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE campaigns.users ENABLE ROW LEVEL SECURITY;
 
@@ -2865,6 +2934,10 @@ GRANT ALL ON FUNCTION campaigns.choose_step_ab_winner(p_campaign_id uuid, p_step
 REVOKE ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.claim_outbox_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_reclaims integer, p_down_relays text[]) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.claim_test_sends(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_attempts integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.claim_test_sends(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_attempts integer) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.claim_test_sends(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone, p_max_attempts integer) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.claim_webhook_batch(p_worker text, p_limit integer, p_lease interval, p_as_of timestamp with time zone) TO campaigns_worker;
@@ -2953,6 +3026,10 @@ REVOKE ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.engine_metrics(p_as_of timestamp with time zone) TO campaigns_worker;
 
+REVOKE ALL ON FUNCTION campaigns.enqueue_test_send(p_campaign_id uuid, p_step_id uuid, p_contact_id uuid, p_variant_name text, p_to_email text, p_message jsonb, p_smtp_message_id text, p_limit integer, p_window interval, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.enqueue_test_send(p_campaign_id uuid, p_step_id uuid, p_contact_id uuid, p_variant_name text, p_to_email text, p_message jsonb, p_smtp_message_id text, p_limit integer, p_window interval, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.enqueue_test_send(p_campaign_id uuid, p_step_id uuid, p_contact_id uuid, p_variant_name text, p_to_email text, p_message jsonb, p_smtp_message_id text, p_limit integer, p_window interval, p_as_of timestamp with time zone) TO campaigns_worker;
+
 REVOKE ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) TO campaigns_worker;
@@ -3037,6 +3114,10 @@ GRANT ALL ON FUNCTION campaigns.record_send_result(p_message_id uuid, p_worker t
 
 REVOKE ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_send_results(p_worker text, p_message_ids uuid[], p_outcomes text[], p_smtp_responses text[], p_errors text[], p_subjects text[], p_as_of timestamp with time zone, p_retry_base interval, p_retry_cap interval, p_retry_lifetime interval) TO campaigns_worker;
+
+REVOKE ALL ON FUNCTION campaigns.record_test_send(p_test_send_id uuid, p_worker text, p_error text, p_permanent boolean, p_max_attempts integer, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.record_test_send(p_test_send_id uuid, p_worker text, p_error text, p_permanent boolean, p_max_attempts integer, p_as_of timestamp with time zone) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.record_test_send(p_test_send_id uuid, p_worker text, p_error text, p_permanent boolean, p_max_attempts integer, p_as_of timestamp with time zone) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.record_webhook_result(p_delivery_id uuid, p_worker text, p_response_status integer, p_error text, p_latency_ms integer, p_response_body text, p_as_of timestamp with time zone, p_retry_base interval, p_failing_limit interval) TO campaigns_app;
@@ -3224,6 +3305,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE campaigns.templates TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.tenant_send_usage TO campaigns_app;
 GRANT SELECT ON TABLE campaigns.tenant_send_usage TO campaigns_readonly;
+
+GRANT SELECT,INSERT ON TABLE campaigns.test_sends TO campaigns_app;
 
 GRANT SELECT ON TABLE campaigns.timezone_names TO campaigns_app;
 

@@ -115,6 +115,8 @@ def seed_tenant(conn: psycopg.Connection, name: str) -> dict:
                   event_types=["message.opened"], secret="whsec_" + "A" * 44)
     insert(conn, "webhook_deliveries", tenant_id=tid, subscription_id=hook, event_id=f"evt_{name}",
            event_type="message.opened", payload=Jsonb({"type": "message.opened"}))
+    insert(conn, "test_sends", tenant_id=tid, campaign_id=campaign, step_id=step, to_email=f"me-{name}@example.com",
+           message=Jsonb({"subject_template": "Hi"}), smtp_message_id=f"<test-{name}@x>")
     return {**t, "contact": contact, "segment": segment, "campaign": campaign, "step": step}
 
 
