@@ -11,7 +11,7 @@ from litestar import Controller
 from litestar.params import FromPath, JSONBody
 
 from service.api.common import DbDep, endpoint
-from service.api.examples import CAMPAIGN_ID, CONTACT_ID, ENROLLMENT_ID
+from service.api.examples import CONTACT_ID, ENROLLMENT_ID
 from service.errors import ApiError
 from service.schemas.enrollments import ENROLL_MAX, EnrollRequest, EnrollResponse
 

@@ -8,7 +8,6 @@ from uuid import UUID
 
 import msgspec
 
-from service.schemas.common import Timestamp
 
 # recorded | duplicate (a provider_event_id seen before) | not_found | invalid
 EventOutcome = Literal["recorded", "duplicate", "not_found", "invalid"]

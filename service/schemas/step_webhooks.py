@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -11,10 +10,10 @@ import msgspec
 
 from service.schemas.common import JsonObject, Pagination
 from service.schemas.steps import WebhookOnFailure
-from service.schemas.webhooks import WebhookDeliveryStatus
+from service.schemas.webhooks import DeliveryOutcome
 
 
-class StepWebhookDeliveryRead(msgspec.Struct, kw_only=True):
+class StepWebhookDeliveryRead(DeliveryOutcome, kw_only=True):
     """One POST of a webhook action step for one enrollment, with its tries."""
 
     id: UUID
@@ -25,17 +24,6 @@ class StepWebhookDeliveryRead(msgspec.Struct, kw_only=True):
     event_id: Annotated[str, msgspec.Meta(description="The webhook-id header: the same for every try")]
     event_type: Literal["action.webhook"]
     payload: JsonObject
-    status: WebhookDeliveryStatus
-    attempts: int
-    next_attempt_at: datetime
-    response_status: int | None
-    response_body: Annotated[str | None, msgspec.Meta(description="The first 2,000 characters of the last response")]
-    latency_ms: int | None
-    last_error: str | None
-    created_at: datetime
-    expires_at: datetime
-    delivered_at: datetime | None
-    failed_at: datetime | None
 
 
 class StepWebhookDeliveryPage(msgspec.Struct):

@@ -58,12 +58,9 @@ class WebhookPage(msgspec.Struct):
     pagination: Pagination
 
 
-class WebhookDeliveryRead(msgspec.Struct, kw_only=True):
-    id: UUID
-    subscription_id: UUID
-    event_id: Annotated[str, msgspec.Meta(description="The webhook-id header: the same for every try and redelivery")]
-    event_type: WebhookEventType
-    payload: JsonObject
+class DeliveryOutcome(msgspec.Struct, kw_only=True):
+    """Where a webhook delivery stands: tries, the last answer, and when it was settled."""
+
     status: WebhookDeliveryStatus
     attempts: int
     next_attempt_at: datetime
@@ -75,6 +72,14 @@ class WebhookDeliveryRead(msgspec.Struct, kw_only=True):
     expires_at: datetime
     delivered_at: datetime | None
     failed_at: datetime | None
+
+
+class WebhookDeliveryRead(DeliveryOutcome, kw_only=True):
+    id: UUID
+    subscription_id: UUID
+    event_id: Annotated[str, msgspec.Meta(description="The webhook-id header: the same for every try and redelivery")]
+    event_type: WebhookEventType
+    payload: JsonObject
 
 
 class WebhookDeliveryPage(msgspec.Struct):

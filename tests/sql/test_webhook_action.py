@@ -11,7 +11,6 @@ from datetime import timedelta
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from tests.support.processing import (
     MINUTE, action, add_steps, enrollment, launch, messages, new_campaign, process, ts, wait,
