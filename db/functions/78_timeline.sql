@@ -1,5 +1,6 @@
 -- What happened to one contact, newest first: its enrollments (with how they ended), the messages
--- queued for it (status, times, the relay's last reply) and the email events of those messages.
+-- queued for it (status, times, the relay's last reply), the email events of those messages and the
+-- events applications reported for it.
 -- Read under the caller's Row Level Security (SECURITY INVOKER): a tenant sees its own contact only.
 
 CREATE OR REPLACE FUNCTION campaigns.contact_timeline(p_contact_id uuid)
@@ -34,6 +35,13 @@ AS $$
     JOIN campaigns.email_events e ON e.tenant_id = m.tenant_id AND e.message_id = m.id
     JOIN campaigns.campaigns c ON c.tenant_id = e.tenant_id AND c.id = e.campaign_id
     WHERE ct.id = p_contact_id AND m.contact_id = p_contact_id
+    UNION ALL
+    -- What the contact did, as applications reported it (POST /api/events): not tied to a campaign.
+    SELECT ev.occurred_at, 'contact_event', NULL::uuid, NULL, NULL::uuid, NULL::uuid, NULL::uuid, NULL,
+           NULL, NULL, NULL, NULL::timestamptz, NULL, NULL, ev.name
+    FROM campaigns.contact_events ev
+    JOIN campaigns.contacts ct ON ct.tenant_id = ev.tenant_id AND ct.id = ev.contact_id
+    WHERE ct.id = p_contact_id AND ev.contact_id = p_contact_id
 $$;
 COMMENT ON FUNCTION campaigns.contact_timeline(uuid) IS
-    'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) and email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids. Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';
+    'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids, and contact_event (an application''s event: occurred_at, event_type = its name; no campaign). Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';

@@ -11,7 +11,7 @@ import msgspec
 
 from service.schemas.common import Pagination
 
-TimelineKind = Literal["enrollment", "message", "email_event"]
+TimelineKind = Literal["enrollment", "message", "email_event", "contact_event"]
 AlertKind = Literal["bounce_rate", "complaint_rate"]
 AlertAction = Literal["paused", "none"]
 
@@ -19,12 +19,13 @@ AlertAction = Literal["paused", "none"]
 class TimelineItem(msgspec.Struct, kw_only=True):
     """One item of a contact's history. Which fields are set depends on `kind`: an enrollment has
     status, exit_reason and ended_at; a message has status, subject, sent_at, smtp_reply and
-    last_error; an email event has event_type."""
+    last_error; an email event has event_type; a contact event (an application's, POST /api/events)
+    has its name in event_type and no campaign."""
 
     occurred_at: Annotated[datetime, msgspec.Meta(description="Enrolled, queued or event time")]
     kind: TimelineKind
-    campaign_id: UUID
-    campaign_name: str
+    campaign_id: UUID | None
+    campaign_name: str | None
     enrollment_id: UUID | None
     step_id: UUID | None
     message_id: UUID | None

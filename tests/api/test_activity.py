@@ -39,7 +39,12 @@ def test_a_contacts_timeline_is_its_history_newest_first(api, other_api, conn, t
     assert (ended["exit_reason"], ended["ended_at"][:13]) == ("replied", "2030-03-01T12")
     assert timeline["items"][4]["subject"] == "Hi Ada"
 
-    page2 = ok(api.get(f"/api/contacts/{contact}/timeline", params={"limit": 2, "offset": 2}))
+    # What an application reported about the contact shows too, with no campaign.
+    ok(api.post("/api/events", json={"name": "upgraded", "contact_id": str(contact), "occurred_at": "2030-03-03T08:00:00Z"}))
+    latest = ok(api.get(f"/api/contacts/{contact}/timeline", params={"limit": 1}))["items"][0]
+    assert (latest["kind"], latest["event_type"], latest["campaign_id"]) == ("contact_event", "upgraded", None)
+
+    page2 = ok(api.get(f"/api/contacts/{contact}/timeline", params={"limit": 2, "offset": 3}))
     assert [i["event_type"] for i in page2["items"]] == ["reply", "open"] and page2["pagination"]["has_more"] is True
 
     assert_problem(other_api.get(f"/api/contacts/{contact}/timeline"), 404, "NOT_FOUND")

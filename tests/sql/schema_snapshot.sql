@@ -811,7 +811,7 @@ CREATE FUNCTION campaigns.contact_timeline(p_contact_id uuid) RETURNS TABLE(occu
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) IS 'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) and email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids. Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';
+COMMENT ON FUNCTION campaigns.contact_timeline(p_contact_id uuid) IS 'One contact''s history, one row per item (unordered; sort by occurred_at DESC): kind enrollment (occurred_at = enrolled_at; status, exit_reason, ended_at = completed or exited time), message (occurred_at = queued_at; status, subject, sent_at, smtp_reply = the relay''s last reply, last_error) email_event (occurred_at; event_type: delivered, open, click, reply, bounce_hard, bounce_soft, complaint, unsubscribe), each with its campaign, enrollment, step and message ids, and contact_event (an application''s event: occurred_at, event_type = its name; no campaign). Runs as the caller: under Row Level Security a tenant sees its own contact only; an unknown contact gives no rows.';
 
 CREATE FUNCTION campaigns.create_api_key(p_user_id uuid, p_name text DEFAULT 'default'::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
