@@ -85,6 +85,12 @@ BEGIN
     GET DIAGNOSTICS v_enrolled = ROW_COUNT;
 
     UPDATE campaigns.campaigns SET total_contacts = total_contacts + v_enrolled WHERE id = v_campaign.id AND v_enrolled > 0;
+    -- The first step of those due now runs in this transaction (a welcome mail is queued at once, not
+    -- at the next pg_cron tick); the others wait for their time as after a launch.
+    IF v_enrolled > 0 THEN
+        PERFORM campaigns.process_due_steps(p_as_of, 10000,
+                                            ARRAY(SELECT a.enrollment_id FROM pg_temp._enroll_ask a WHERE a.outcome = 'enrolled'));
+    END IF;
     RETURN QUERY
     SELECT a.contact_id, coalesce(a.outcome, 'already_enrolled'),
            coalesce(a.enrollment_id, (SELECT cc.id FROM campaigns.campaign_contacts cc
@@ -104,4 +110,4 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION campaigns.enroll_contacts(uuid, uuid[], timestamptz) IS
-    'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. Due email steps are sent by the next processing run (process_due_steps).';
+    'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. The enrollments due now are processed at once, in the same transaction (process_due_steps with their ids), so a first email step is queued before this returns.';

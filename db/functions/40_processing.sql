@@ -84,7 +84,10 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION campaigns.process_due_steps(p_as_of timestamptz DEFAULT now(), p_batch_size integer DEFAULT 5000)
+DROP FUNCTION IF EXISTS campaigns.process_due_steps(timestamptz, integer);
+
+CREATE OR REPLACE FUNCTION campaigns.process_due_steps(
+    p_as_of timestamptz DEFAULT now(), p_batch_size integer DEFAULT 5000, p_enrollment_ids uuid[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, campaigns
@@ -104,11 +107,13 @@ BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 OR p_as_of IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'QC422', MESSAGE = 'p_batch_size must be positive and p_as_of set';
     END IF;
-    PERFORM campaigns._end_expired_campaigns(p_as_of);
+    IF p_enrollment_ids IS NULL THEN
+        PERFORM campaigns._end_expired_campaigns(p_as_of);
+    END IF;
     -- The idle tick: nothing due means no working set to build (one probe of the due index).
     -- Written as "the earliest due time" so the plan is always one step down the due index: an
     -- EXISTS here was planned as a sequential scan when many enrollments are active but not due.
-    IF coalesce((SELECT d.next_email_scheduled_at FROM campaigns.campaign_contacts d
+    IF p_enrollment_ids IS NULL AND coalesce((SELECT d.next_email_scheduled_at FROM campaigns.campaign_contacts d
                  WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at IS NOT NULL
                  ORDER BY d.next_email_scheduled_at LIMIT 1) > p_as_of, true) THEN
         RETURN 0;
@@ -146,24 +151,44 @@ BEGIN
     -- A campaign being paused is skipped: its processing slot (_processing_lock_key) is taken shared
     -- here and held to commit; a pause takes it exclusive, so it waits for this batch alone, and a
     -- batch that starts while the pause waits or runs fails the try and leaves the campaign alone.
-    INSERT INTO pg_temp._due_work
-        (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
-         last_email_sent_at, timezone, email, contact_status)
-    SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
-           cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone), ct.email, ct.status
-    FROM (SELECT * FROM campaigns.campaign_contacts d
-          WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
-            AND EXISTS (SELECT FROM campaigns.campaigns a
-                        WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
-            AND pg_try_advisory_xact_lock_shared(campaigns._processing_lock_key(d.campaign_id))
-          ORDER BY d.next_email_scheduled_at
-          LIMIT p_batch_size
-          -- NO KEY UPDATE: the write-back changes no key, and the KEY SHARE locks that foreign-key checks
-          -- take on enrollments (an A/B assignment or a queued message of another run) must not make
-          -- this claim skip them. Two runs still take disjoint rows: NO KEY UPDATE conflicts with itself.
-          FOR NO KEY UPDATE OF d SKIP LOCKED) cc
-    JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
-    JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
+    IF p_enrollment_ids IS NULL THEN
+        INSERT INTO pg_temp._due_work
+            (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
+             last_email_sent_at, timezone, email, contact_status)
+        SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
+               cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone), ct.email, ct.status
+        FROM (SELECT * FROM campaigns.campaign_contacts d
+              WHERE d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
+                AND EXISTS (SELECT FROM campaigns.campaigns a
+                            WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
+                AND pg_try_advisory_xact_lock_shared(campaigns._processing_lock_key(d.campaign_id))
+              ORDER BY d.next_email_scheduled_at
+              LIMIT p_batch_size
+              -- NO KEY UPDATE: the write-back changes no key, and the KEY SHARE locks that foreign-key checks
+              -- take on enrollments (an A/B assignment or a queued message of another run) must not make
+              -- this claim skip them. Two runs still take disjoint rows: NO KEY UPDATE conflicts with itself.
+              FOR NO KEY UPDATE OF d SKIP LOCKED) cc
+        JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
+        JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
+    ELSE
+        -- Only the given enrollments, those of them that are due (enroll_contacts runs the first step
+        -- at once, in its caller's transaction); the same claim otherwise.
+        INSERT INTO pg_temp._due_work
+            (enrollment_id, tenant_id, campaign_id, contact_id, step_id, due_at, status, steps_completed,
+             last_email_sent_at, timezone, email, contact_status)
+        SELECT cc.id, cc.tenant_id, cc.campaign_id, cc.contact_id, cc.current_step_id, cc.next_email_scheduled_at, 'run',
+               cc.steps_completed, cc.last_email_sent_at, coalesce(ct.timezone, c.timezone), ct.email, ct.status
+        FROM (SELECT * FROM campaigns.campaign_contacts d
+              WHERE d.id = ANY (p_enrollment_ids)
+                AND d.status IN ('enrolled', 'active') AND d.next_email_scheduled_at <= p_as_of
+                AND EXISTS (SELECT FROM campaigns.campaigns a
+                            WHERE a.tenant_id = d.tenant_id AND a.id = d.campaign_id AND a.status = 'active')
+                AND pg_try_advisory_xact_lock_shared(campaigns._processing_lock_key(d.campaign_id))
+              LIMIT p_batch_size
+              FOR NO KEY UPDATE OF d SKIP LOCKED) cc
+        JOIN campaigns.campaigns c ON c.tenant_id = cc.tenant_id AND c.id = cc.campaign_id
+        JOIN campaigns.contacts ct ON ct.tenant_id = cc.tenant_id AND ct.id = cc.contact_id;
+    END IF;
     GET DIAGNOSTICS v_claimed = ROW_COUNT;
     IF v_claimed = 0 THEN
         RETURN 0;
@@ -235,8 +260,8 @@ BEGIN
     RETURN v_claimed;
 END
 $$;
-COMMENT ON FUNCTION campaigns.process_due_steps(timestamptz, integer) IS
-    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+COMMENT ON FUNCTION campaigns.process_due_steps(timestamptz, integer, uuid[]) IS
+    'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (with p_enrollment_ids: only those of them, and no other work of the tick) (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 -- What the pg_cron job runs: process_due_steps batch after batch, each batch its own transaction,
 -- until nothing is due or the time budget is spent. One process_due_steps call per tick would queue

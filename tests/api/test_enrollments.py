@@ -15,8 +15,13 @@ def _active_campaign(api, **settings):
     ok(api.post(f"/api/segments/{segment['id']}/contacts", json={"contact_ids": [seed["id"]]}))
     campaign = ok(api.post("/api/campaigns", json={"name": "Welcome", "segment_id": segment["id"],
                                                    "from_email": "hi@example.com", **settings}), 201)
-    ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
-                json={"step_type": "email", "subject_line": "Welcome", "email_content": "Hello"}), 201)
+    first = ok(api.post(f"/api/campaigns/{campaign['id']}/steps",
+                        json={"step_type": "email", "subject_line": "Welcome", "email_content": "Hello"}), 201)
+    # A wait and a second email: enrollments stay live after the first.
+    wait = ok(api.post(f"/api/campaigns/{campaign['id']}/steps", json={
+        "step_type": "wait", "wait_duration_value": 2, "wait_duration_unit": "days", "after_step_id": first["id"]}), 201)
+    ok(api.post(f"/api/campaigns/{campaign['id']}/steps", json={
+        "step_type": "email", "subject_line": "Still there?", "email_content": "Hello again", "after_step_id": wait["id"]}), 201)
     ok(api.post(f"/api/campaigns/{campaign['id']}/launch"))
     return campaign["id"]
 
@@ -45,10 +50,12 @@ def test_enroll_by_id_and_by_object_with_each_outcome(api, other_api, conn):
     invalid = next(r for r in first["results"] if r["outcome"] == "invalid")
     assert invalid["error_code"] == "INVALID_TIMEZONE" and invalid["contact_id"] is None
     enrolled = [r["enrollment_id"] for r in first["results"] if r["outcome"] == "enrolled"]
-    # At the first step, due now (immediate strategy, no window), as launch would have put them.
-    rows = conn.execute("SELECT status, current_step_id IS NOT NULL, next_email_scheduled_at <= now() "
-                        "FROM campaigns.campaign_contacts WHERE id = ANY(%s::uuid[])", (enrolled,)).fetchall()
-    assert rows == [("enrolled", True, True)] * 2
+    # Due now (immediate strategy, no window): the first email was queued in the same call, and the
+    # enrollments wait two days for the second.
+    rows = conn.execute("SELECT cc.status, cc.next_email_scheduled_at > now() + interval '1 day', "
+                        "(SELECT count(*) FROM campaigns.email_messages m WHERE m.enrollment_id = cc.id AND m.status = 'queued') "
+                        "FROM campaigns.campaign_contacts cc WHERE cc.id = ANY(%s::uuid[])", (enrolled,)).fetchall()
+    assert rows == [("active", True, 1)] * 2
     assert ok(api.get(f"/api/campaigns/{campaign}"))["campaign"]["total_contacts"] == 3
 
     again = ok(api.post(url, json={"contact_ids": [known], "contacts": [{"email": "new@example.com"}]}))
@@ -74,7 +81,7 @@ def test_reentry_after_exit_only_when_the_campaign_allows_it(api, conn):
     assert ok(api.post(url, json={"contact_ids": [contact]}))["results"][0] == second | {"outcome": "already_enrolled"}
     entries = conn.execute("SELECT entry, status FROM campaigns.campaign_contacts WHERE campaign_id = %s AND contact_id = %s "
                            "ORDER BY entry", (once, contact)).fetchall()
-    assert entries == [(1, "exited"), (2, "enrolled")]
+    assert entries == [(1, "exited"), (2, "active")]
 
 
 def test_bad_requests_change_nothing(api, conn):

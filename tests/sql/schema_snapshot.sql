@@ -975,7 +975,7 @@ CREATE FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) IS 'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. Due email steps are sent by the next processing run (process_due_steps).';
+COMMENT ON FUNCTION campaigns.enroll_contacts(p_campaign_id uuid, p_contact_ids uuid[], p_as_of timestamp with time zone) IS 'Enrolls contacts (at most 10,000 ids) into an active campaign now, at its first step, with launch''s rules: the first due time by the send strategy and sending window, and only mailable, unsuppressed contacts. Re-entry follows campaigns.reentry: once (default) never enrolls a contact twice; after_exit enrolls again once the previous enrollment has ended, never two live ones. Idempotent and safe under concurrent calls (calls for one campaign take turns on its row lock). One row per distinct id: outcome enrolled, already_enrolled, suppressed, not_mailable (unsubscribed, bounced, …) or not_found, with the enrollment''s id when there is one. QC409 unless the campaign is active; QC404 for an unknown campaign. The enrollments due now are processed at once, in the same transaction (process_due_steps with their ids), so a first email step is queued before this returns.';
 
 CREATE FUNCTION campaigns.error_codes() RETURNS TABLE(sqlstate text, code text, http_status integer, description text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1099,13 +1099,13 @@ CREATE FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size i
 
 COMMENT ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) IS 'When the first email would go to a sample of the campaign''s audience if launched at p_as_of (or at its scheduled time): contact, timezone, the instant in UTC and the local time as "YYYY-MM-DD HH:mm:ss ZZZ" (zone abbreviation), from the send strategy and the sending window.';
 
-CREATE FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone DEFAULT now(), p_batch_size integer DEFAULT 5000) RETURNS integer
+CREATE FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone DEFAULT now(), p_batch_size integer DEFAULT 5000, p_enrollment_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'campaigns'
     SET jit TO 'off'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
+COMMENT ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer, p_enrollment_ids uuid[]) IS 'Processes up to p_batch_size enrollments of active campaigns that are due at p_as_of (with p_enrollment_ids: only those of them, and no other work of the tick) (FOR NO KEY UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and a foreign key''s lock on an enrollment does not hide it). Wait, condition and action steps run inline; an email step queues exactly one email_messages row per (enrollment, step) and advances in the same transaction; waits count from the due time (days/weeks keep local wall-clock time), or from the last email''s queue time when it was queued more than 5 minutes after its due time, so after a pause or an outage the next email still comes a full wait after the last one (docs/engine.md, Waits after a late email). Skips campaigns being paused (their processing slot is held exclusively by pause_campaign). Honours sending windows, campaign and sender daily limits, sender gaps, end_date (exit campaign_ended) and suppression (exit suppressed). Notifies campaigns_outbox. Returns the number of enrollments processed.';
 
 CREATE FUNCTION campaigns.purge_cron_history(p_keep interval DEFAULT '7 days'::interval, p_as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3089,9 +3089,9 @@ REVOKE ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample
 GRANT ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns.preview_send_times(p_campaign_id uuid, p_sample_size integer, p_as_of timestamp with time zone) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer, p_enrollment_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer, p_enrollment_ids uuid[]) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns.process_due_steps(p_as_of timestamp with time zone, p_batch_size integer, p_enrollment_ids uuid[]) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns.purge_cron_history(p_keep interval, p_as_of timestamp with time zone) TO campaigns_app;

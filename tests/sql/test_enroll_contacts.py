@@ -39,7 +39,7 @@ def test_racing_calls_enroll_each_contact_once(conn, db_url):
 def test_racing_reentries_leave_one_live_enrollment(conn, db_url):
     t = make_tenant(conn)["tenant_id"]
     campaign = make_campaign(conn, t, status="active", launched_at="2030-03-01 09:00+00", reentry="after_exit")
-    make_step(conn, t, campaign)
+    make_step(conn, t, campaign, step_type="wait")  # keeps each enrollment live for a day
     contact = make_contact(conn, t)
     for entry in range(1, 4):
         results = _race(db_url, campaign, [contact])
