@@ -1,6 +1,6 @@
 """Event-triggered campaigns end to end: a signup event over the API enrolls its contact and queues
-the welcome mail in the same call, and the mail reaches a real SMTP server with the event's properties rendered; a purchase event
-before the mail went out cancels it."""
+the welcome mail in the same call, and the mail reaches a real SMTP server with the event's
+properties rendered; a purchase event before the mail went out cancels it."""
 
 from __future__ import annotations
 
