@@ -27,8 +27,8 @@ AS $$
                 WHEN jsonb_typeof(p_rules->'field') <> 'string' OR NOT (
                         p_rules->>'field' IN ('email', 'first_name', 'last_name', 'company', 'job_title', 'city',
                                               'state', 'country', 'timezone', 'status', 'score')
-                        OR p_rules->>'field' ~ '^(custom|customField)\.[A-Za-z0-9_\-]+$')
-                    THEN 'contact_attribute needs a standard field or custom.<name>'
+                        OR p_rules->>'field' ~ '^(custom|customField|event)\.[A-Za-z0-9_\-]+$')
+                    THEN 'contact_attribute needs a standard field, custom.<name> or event.<name>'
                 WHEN NOT coalesce(p_rules->>'operator' IN ('equals', 'not_equals', 'contains', 'greater_than',
                                                            'less_than', 'in', 'not_in'), false)
                     THEN 'unknown contact_attribute operator'

@@ -21,7 +21,7 @@ Scalar = int | float | str | bool
 # A standard field, or a custom field as custom.<name> (customField.<name> is the older spelling).
 AttributeField = Annotated[str, msgspec.Meta(
     pattern=r"^(email|first_name|last_name|company|job_title|city|state|country|timezone|status|score"
-            r"|(custom|customField)\.[A-Za-z0-9_\-]+)$")]
+            r"|(custom|customField|event)\.[A-Za-z0-9_\-]+)$")]
 WritableField = Annotated[str, msgspec.Meta(
     pattern=r"^(first_name|last_name|company|job_title|city|state|country|(custom|customField)\.[A-Za-z0-9_\-]+)$")]
 
@@ -48,7 +48,8 @@ class LeadScoreCondition(msgspec.Struct, tag_field="type", tag="lead_score"):
 
 
 class ContactAttributeCondition(msgspec.Struct, tag_field="type", tag="contact_attribute"):
-    """Compares a contact field: in / not_in take an array, the other operators a scalar."""
+    """Compares a contact field, or with event.<name> a property of the event that started the
+    enrollment: in / not_in take an array, the other operators a scalar."""
 
     field: AttributeField
     operator: AttributeOperator

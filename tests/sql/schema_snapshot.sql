@@ -259,14 +259,14 @@ CREATE FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, 
     SET search_path TO 'pg_catalog', 'campaigns'
     AS <body>;
 
-COMMENT ON FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts) IS 'Evaluates a condition step''s rules for one enrollment: email_opened / email_clicked / email_replied (optionally scoped to one email step), lead_score (score >= threshold), contact_attribute (standard or custom field).';
+COMMENT ON FUNCTION campaigns._condition_holds(p_rules jsonb, p_scope_step_id uuid, p_tenant_id uuid, p_enrollment_id uuid, p_contact campaigns.contacts) IS 'Evaluates a condition step''s rules for one enrollment: email_opened / email_clicked / email_replied (optionally scoped to one email step), lead_score (score >= threshold), contact_attribute (standard or custom field, or event.<name>: a property of the event that started the enrollment; absent when none did).';
 
 CREATE FUNCTION campaigns._condition_rules_error(p_rules jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog'
     AS <body>;
 
-CREATE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) RETURNS boolean
+CREATE FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts, p_event jsonb) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog'
     AS <body>;
@@ -2631,9 +2631,9 @@ REVOKE ALL ON FUNCTION campaigns._condition_rules_error(p_rules jsonb) FROM PUBL
 GRANT ALL ON FUNCTION campaigns._condition_rules_error(p_rules jsonb) TO campaigns_app;
 GRANT ALL ON FUNCTION campaigns._condition_rules_error(p_rules jsonb) TO campaigns_worker;
 
-REVOKE ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) FROM PUBLIC;
-GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_app;
-GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts) TO campaigns_worker;
+REVOKE ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts, p_event jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts, p_event jsonb) TO campaigns_app;
+GRANT ALL ON FUNCTION campaigns._contact_attribute_holds(p_rules jsonb, p_contact campaigns.contacts, p_event jsonb) TO campaigns_worker;
 
 REVOKE ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION campaigns._count_deliveries(p_tenant_ids uuid[], p_step_ids uuid[], p_contact_ids uuid[], p_first boolean[]) TO campaigns_app;
